@@ -1,0 +1,155 @@
+"""Where ticket files live in the tree, and how they are written (ARCHITECTURE.md "On disk").
+
+Paths: ``Tickets/T_ext/<a>/<b>/<c>/E_<T_NO>.json`` (likewise ``T_int/…/I_``,
+``tickets/…/T_``) — the seed 000 §2.1 folders with a three-level fan-out ``<a>/<b>/<c>``
+made of the first three hex digits of SHA-1(T_NO): 16 entries per level, 4,096 leaf
+folders. A commit rewrites only the trees on the changed paths (``treewrite``), and each
+of those stays small: at 100,000 tickets a leaf holds ~24 entries, so a commit writes
+~10 KB of objects against ~7 KB at 1,000 tickets (ARCHITECTURE.md "Cost at scale").
+``gitstore path T_NO`` prints where a ticket's files are.
+
+JSON is deterministic: model field order (open objects sorted), indent 2, UTF-8 (not
+ASCII-escaped), trailing newline, so ``git diff`` and ``git blame`` are line-precise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from typing import Any
+
+from pydantic import ValidationError as PydanticValidationError
+
+from .errors import InvalidTicketNumber, ValidationError
+from .models import MODEL_BY_KIND
+
+ROOT = "Tickets"
+FOLDERS = {"E": "T_ext", "I": "T_int", "T": "tickets"}
+"""File kind → folder under ``Tickets/`` (seed 000 §2.1)."""
+KINDS = ("E", "I", "T")
+MAX_T_NO_LENGTH = 64
+_T_NO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+_FILE_RE = re.compile(r"^([EIT])_(.+)\.json$")
+
+
+def validate_t_no(t_no: object) -> str:
+    """Check that ``t_no`` can name a ticket and be joined into a path.
+
+    Allowed: 1–64 characters of ``A–Z a–z 0–9 _ . -``, starting with a letter or digit,
+    and no ``..``. That excludes ``/``, ``\\``, control characters and path traversal.
+
+    Returns:
+        The ticket number unchanged.
+
+    Raises:
+        InvalidTicketNumber: with a one-line reason.
+    """
+    if not isinstance(t_no, str) or not t_no:
+        raise InvalidTicketNumber("invalid ticket number: empty")
+    shown = t_no.encode("unicode_escape").decode("ascii")[:80]
+    if len(t_no) > MAX_T_NO_LENGTH:
+        raise InvalidTicketNumber(
+            f"invalid ticket number {shown!r}: longer than {MAX_T_NO_LENGTH} characters"
+        )
+    if any(unicodedata.category(c) == "Cc" for c in t_no):
+        raise InvalidTicketNumber(f"invalid ticket number {shown!r}: control character")
+    if "/" in t_no or "\\" in t_no or ".." in t_no:
+        raise InvalidTicketNumber(f"invalid ticket number {shown!r}: path separator or '..'")
+    if not _T_NO_RE.match(t_no):
+        raise InvalidTicketNumber(
+            f"invalid ticket number {shown!r}: use letters, digits, '_', '.', '-' "
+            "and start with a letter or digit"
+        )
+    return t_no
+
+
+def fanout(t_no: str) -> str:
+    """Return the fan-out folders of a ticket, e.g. ``"a/3/f"``."""
+    digest = hashlib.sha1(t_no.encode("utf-8")).hexdigest()
+    return f"{digest[0]}/{digest[1]}/{digest[2]}"
+
+
+def file_name(kind: str, t_no: str) -> str:
+    """Return the file name of one of a ticket's files, e.g. ``E_1001.json``."""
+    return f"{kind}_{t_no}.json"
+
+
+def ticket_path(kind: str, t_no: str) -> str:
+    """Return the repository path of a ticket file (``kind`` is ``E``, ``I`` or ``T``).
+
+    Raises:
+        InvalidTicketNumber: if ``t_no`` is not valid.
+    """
+    validate_t_no(t_no)
+    return f"{ROOT}/{FOLDERS[kind]}/{fanout(t_no)}/{file_name(kind, t_no)}"
+
+
+def ticket_paths(t_no: str) -> dict[str, str]:
+    """Return ``{"E": path, "I": path, "T": path}`` for a ticket."""
+    return {kind: ticket_path(kind, t_no) for kind in KINDS}
+
+
+def parse_path(path: str) -> tuple[str, str] | None:
+    """Map a repository path to ``(kind, T_NO)`` if it names a ticket file, else None.
+
+    Only the file name is read; ``expected_path`` tells whether the folder is right.
+    """
+    if not path.startswith(ROOT + "/"):
+        return None
+    match = _FILE_RE.match(path.rsplit("/", 1)[-1])
+    if not match:
+        return None
+    return match.group(1), match.group(2)
+
+
+def dumps(model: Any) -> bytes:
+    """Serialise a ticket model deterministically (indent 2, UTF-8, trailing newline)."""
+    data = model.model_dump(mode="json")
+    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def loads(kind: str, data: bytes, name: str = "") -> Any:
+    """Parse and validate a ticket file's bytes into its model.
+
+    Args:
+        kind: ``E``, ``I`` or ``T``.
+        data: the file's bytes (UTF-8 JSON).
+        name: the file name, for error messages.
+
+    Raises:
+        ValidationError: invalid UTF-8, malformed JSON, or a schema violation; the
+            message is one line naming the file and the first problem.
+    """
+    label = name or kind
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValidationError(f"{label}: invalid UTF-8 at byte {exc.start}") from None
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValidationError(
+            f"{label}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
+    return validate_data(kind, raw, label)
+
+
+def validate_data(kind: str, raw: Any, label: str) -> Any:
+    """Validate a decoded JSON value as a ticket file of ``kind``.
+
+    Raises:
+        ValidationError: one line per schema problem, the first in the message.
+    """
+    try:
+        return MODEL_BY_KIND[kind].model_validate(raw)
+    except PydanticValidationError as exc:
+        problems = [f"{label}: {describe_error(err)}" for err in exc.errors()]
+        raise ValidationError(problems[0], problems) from None
+
+
+def describe_error(err: dict) -> str:
+    """Render one pydantic error as ``field.path: message``."""
+    where = ".".join(str(p) for p in err.get("loc", ())) or "(file)"
+    return f"{where}: {err.get('msg', 'invalid')}"

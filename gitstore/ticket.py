@@ -1,0 +1,118 @@
+"""A ticket's three files as one value, and how a new ticket's files are made."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from .layout import file_name
+from .models import (
+    Customer,
+    ExternalConversation,
+    ExternalParticipants,
+    FileReferences,
+    InternalConversation,
+    WorkflowState,
+)
+
+
+@dataclass(frozen=True)
+class TicketFiles:
+    """The E, I and T files of one ticket (seed 000 §2.1, the tri-file mesh).
+
+    Attributes:
+        t_no: the ticket number.
+        external: ``E_<T_NO>.json``.
+        internal: ``I_<T_NO>.json``.
+        workflow: ``T_<T_NO>.json``.
+    """
+
+    t_no: str
+    external: ExternalConversation
+    internal: InternalConversation
+    workflow: WorkflowState
+
+    def get(self, kind: str):
+        """Return the model of one file kind (``E``, ``I`` or ``T``)."""
+        return {"E": self.external, "I": self.internal, "T": self.workflow}[kind]
+
+    def with_file(self, kind: str, model) -> "TicketFiles":
+        """Return a copy with one file replaced."""
+        field = {"E": "external", "I": "internal", "T": "workflow"}[kind]
+        return replace(self, **{field: model})
+
+    def stamped(self, when: datetime) -> "TicketFiles":
+        """Return a copy whose three files carry ``when`` as the shared sync time.
+
+        Seed 000 §3.2.1 stamps every synchronized update with one timestamp; gitstore
+        sets ``last_updated`` of E and I and ``last_synchronized`` of T to it.
+        """
+        return TicketFiles(
+            self.t_no,
+            self.external.model_copy(update={"last_updated": when}),
+            self.internal.model_copy(update={"last_updated": when}),
+            self.workflow.model_copy(update={"last_synchronized": when}),
+        )
+
+
+def new_ticket(
+    t_no: str,
+    *,
+    client_name: str,
+    company_name: str,
+    when: datetime,
+    priority: str = "LOW",
+    channel: str = "MATTERMOST",
+    platform: str = "email",
+    contact_info: dict | None = None,
+    trello_template: str | None = None,
+) -> TicketFiles:
+    """Build the three files of a new, empty ticket (seed 000 §3.1).
+
+    Args:
+        t_no: the ticket number (already validated).
+        client_name, company_name: the customer.
+        when: creation time (aware UTC): ``card_create_timestamp`` and the sync time.
+        priority: ``HIGH`` or ``LOW``.
+        channel: ``MATTERMOST`` or ``FLOCK`` (the internal channel).
+        platform: ``trello``, ``email`` or ``web_chat`` (the external platform).
+
+    Raises:
+        pydantic.ValidationError: an enumeration value outside the seed's.
+    """
+    return TicketFiles(
+        t_no,
+        ExternalConversation(
+            ticket_id=t_no,
+            participants=ExternalParticipants(
+                customer=Customer(
+                    client_name=client_name,
+                    company_name=company_name,
+                    contact_info=contact_info or {},
+                )
+            ),
+            platform=platform,
+            last_updated=when,
+            synchronized_with=[f"I_{t_no}", f"T_{t_no}"],
+        ),
+        InternalConversation(
+            ticket_id=t_no,
+            platforms=[channel.lower()],
+            last_updated=when,
+            synchronized_with=[f"E_{t_no}", f"T_{t_no}"],
+        ),
+        WorkflowState(
+            ticket_id=t_no,
+            client_name=client_name,
+            company_name=company_name,
+            trello_template=trello_template,
+            card_create_timestamp=when,
+            priority=priority,
+            channel=channel,
+            file_references=FileReferences(
+                external_conversation=file_name("E", t_no),
+                internal_conversation=file_name("I", t_no),
+            ),
+            last_synchronized=when,
+        ),
+    )

@@ -1,0 +1,254 @@
+"""``verify`` and ``repair`` (issue: core store; seed 000 §7.2 orphaned files, corruption).
+
+``verify`` checks, at HEAD: every ticket file's name and folder, schemas (§3.1), the
+cross-file rules (§3.2.2, ``rules``), orphaned tickets (only some of E/I/T exist),
+stray files under ``Tickets/``, that the working tree and index equal HEAD, and object
+health with ``git fsck`` (or, without a git binary, by reading every reachable object).
+Each problem is one line naming the ticket and file.
+
+``repair`` clears stale locks and restores the working tree from HEAD. It never
+rewrites history; a working-tree file it overwrites is first copied to
+``.git/gitstore/repair-backup/<UTC time>/<path>``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pygit2
+
+from . import layout
+from .errors import GitStoreError
+from .rules import cross_file_problems
+from .ticket import TicketFiles
+from .timeutil import utc_now
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found by ``verify``.
+
+    Attributes:
+        ticket: the T_NO, or None for store-wide problems.
+        file: the file (name or path) concerned, or None.
+        message: what is wrong, one line.
+    """
+
+    ticket: str | None
+    file: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = " ".join(x for x in (self.ticket and f"ticket {self.ticket}", self.file) if x)
+        return f"{where}: {self.message}" if where else self.message
+
+
+@dataclass
+class RepairReport:
+    """What ``repair`` did.
+
+    Attributes:
+        restored: working-tree paths restored from HEAD.
+        backup_dir: where overwritten working-tree files were copied (None if none).
+        locks_cleared: stale lock files removed.
+    """
+
+    restored: list[str] = field(default_factory=list)
+    backup_dir: str | None = None
+    locks_cleared: list[str] = field(default_factory=list)
+
+
+def _walk_blobs(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str):
+    for entry in tree:
+        path = f"{prefix}/{entry.name}" if prefix else entry.name
+        if entry.type_str == "tree":
+            yield from _walk_blobs(repo, repo[entry.id], path)
+        else:
+            yield path, entry
+
+
+def verify_store(store, t_no: str | None = None, *, objects: bool = True) -> list[Problem]:
+    """Check the store (or one ticket) and return every problem found.
+
+    Args:
+        store: a ``gitstore.Store``.
+        t_no: check only this ticket (its files, rules and working-tree copies).
+        objects: also check object health (``git fsck``); skipped for one ticket.
+
+    Returns:
+        Problems, in a stable order; an empty list when all is well.
+
+    Raises:
+        InvalidTicketNumber: ``t_no`` is malformed.
+    """
+    repo = store.repo
+    head = store.head()
+    problems: list[Problem] = []
+    by_ticket: dict[str, dict[str, tuple[str, pygit2.Object]]] = {}
+    if t_no is not None:
+        layout.validate_t_no(t_no)
+        for kind, path in layout.ticket_paths(t_no).items():
+            try:
+                by_ticket.setdefault(t_no, {})[kind] = (path, head.tree[path])
+            except KeyError:
+                pass
+        if t_no not in by_ticket:
+            problems.append(Problem(t_no, None, "no such ticket"))
+    elif layout.ROOT in head.tree:
+        for path, entry in _walk_blobs(repo, repo[head.tree[layout.ROOT].id], layout.ROOT):
+            parsed = layout.parse_path(path)
+            if parsed is None:
+                problems.append(Problem(None, path, "stray file: not a ticket file name"))
+                continue
+            kind, number = parsed
+            try:
+                expected = layout.ticket_path(kind, number)
+            except GitStoreError as exc:
+                problems.append(Problem(None, path, str(exc)))
+                continue
+            if path != expected:
+                problems.append(Problem(number, path, f"file in the wrong folder: expected {expected}"))
+                continue
+            by_ticket.setdefault(number, {})[kind] = (path, entry)
+    for number in sorted(by_ticket):
+        problems += _check_ticket(repo, number, by_ticket[number])
+    if not repo.is_bare:
+        problems += _worktree_problems(repo, t_no)
+    if objects and t_no is None:
+        problems += _object_problems(repo)
+    return problems
+
+
+def _check_ticket(repo, number: str, files: dict) -> list[Problem]:
+    problems = []
+    missing = [layout.file_name(k, number) for k in layout.KINDS if k not in files]
+    if missing:
+        present = ", ".join(layout.file_name(k, number) for k in layout.KINDS if k in files)
+        problems.append(Problem(number, ", ".join(missing), f"orphaned ticket: missing (only {present} exist)"))
+    models = {}
+    for kind, (path, entry) in files.items():
+        name = layout.file_name(kind, number)
+        try:
+            models[kind] = layout.loads(kind, repo[entry.id].data, name)
+        except GitStoreError as exc:
+            for line in getattr(exc, "problems", [str(exc)]):
+                problems.append(Problem(number, name, line.split(": ", 1)[-1]))
+            continue
+        data = repo[entry.id].data
+        if data != layout.dumps(models[kind]):
+            problems.append(Problem(number, name, "not in canonical form (key order, indent 2, trailing newline)"))
+    if len(models) == 3:
+        ticket = TicketFiles(number, models["E"], models["I"], models["T"])
+        problems += [Problem(number, name, msg) for name, msg in cross_file_problems(ticket)]
+    return problems
+
+
+def _worktree_problems(repo: pygit2.Repository, t_no: str | None) -> list[Problem]:
+    problems = []
+    wanted = set(layout.ticket_paths(t_no).values()) if t_no else None
+    for path, flags in sorted(repo.status().items()):
+        if flags == pygit2.GIT_STATUS_IGNORED or (wanted is not None and path not in wanted):
+            continue
+        parsed = layout.parse_path(path)
+        ticket = parsed[1] if parsed else None
+        problems.append(Problem(ticket, path, f"working tree differs from HEAD ({_status_word(flags)})"))
+    return problems
+
+
+def _status_word(flags: int) -> str:
+    words = []
+    for flag, word in (
+        (pygit2.GIT_STATUS_WT_NEW, "untracked"),
+        (pygit2.GIT_STATUS_WT_MODIFIED, "modified"),
+        (pygit2.GIT_STATUS_WT_DELETED, "deleted"),
+        (pygit2.GIT_STATUS_INDEX_NEW, "staged new"),
+        (pygit2.GIT_STATUS_INDEX_MODIFIED, "staged"),
+        (pygit2.GIT_STATUS_INDEX_DELETED, "staged deletion"),
+        (pygit2.GIT_STATUS_CONFLICTED, "conflicted"),
+    ):
+        if flags & flag:
+            words.append(word)
+    return ", ".join(words) or "changed"
+
+
+def _object_problems(repo: pygit2.Repository) -> list[Problem]:
+    git = shutil.which("git")
+    if git:
+        proc = subprocess.run(
+            [git, "--git-dir", repo.path, "fsck", "--no-progress", "--no-dangling"],
+            capture_output=True,
+            text=True,
+        )
+        lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
+        if proc.returncode != 0 and not lines:
+            lines = [f"git fsck exited with {proc.returncode}"]
+        return [Problem(None, None, f"git fsck: {line}") for line in lines if proc.returncode or "error" in line]
+    problems = []
+    try:
+        walker = repo.walk(repo.head.target, pygit2.enums.SortMode.NONE)
+        for commit in walker:
+            for _path, entry in _walk_blobs(repo, commit.tree, ""):
+                repo[entry.id].read_raw()
+    except (pygit2.GitError, KeyError, ValueError) as exc:
+        problems.append(Problem(None, None, f"object store: {exc}"))
+    return problems
+
+
+def repair_store(store) -> RepairReport:
+    """Clear stale locks and restore the working tree and index from HEAD.
+
+    Files that differ from HEAD are copied to a backup folder before being restored.
+    History is never rewritten.
+
+    Raises:
+        LockTimeout: a live writer holds the store lock.
+    """
+    report = RepairReport()
+    with store.lock:
+        report.locks_cleared = list(store.lock.recovered)
+        repo = store.repo
+        if repo.is_bare:
+            return report
+        head = store.head()
+        workdir = Path(repo.workdir)
+        changed = [
+            path
+            for path, flags in repo.status().items()
+            if flags != pygit2.GIT_STATUS_IGNORED
+            and (path.startswith(layout.ROOT + "/") or path == ".gitattributes")
+        ]
+        if changed:
+            stamp = utc_now().strftime("%Y%m%dT%H%M%SZ")
+            backup = store.state_dir / "repair-backup" / stamp
+            for path in changed:
+                source = workdir / path
+                if source.is_file():
+                    target = backup / path
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(source, target)
+                    report.backup_dir = str(backup)
+            index = repo.index
+            index.read()
+            for path in sorted(changed):
+                source = workdir / path
+                try:
+                    blob = head.tree[path]
+                except KeyError:
+                    if source.is_file():
+                        source.unlink()
+                    try:
+                        index.remove(path)
+                    except (OSError, KeyError):
+                        pass
+                    report.restored.append(path)
+                    continue
+                source.parent.mkdir(parents=True, exist_ok=True)
+                source.write_bytes(repo[blob.id].data)
+                index.add(path)
+                report.restored.append(path)
+            index.write()
+        store.worktree._mark(head.id)
+    return report
