@@ -260,6 +260,12 @@ class Store:
         files = self.read(t_no, at=commit)
         return complete_context(files, str(commit.id), self.ticket_version(t_no, at=commit))
 
+    def config(self, name: str, defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Return a section of the committed store configuration (``gitstore.config``)."""
+        from .config import section
+
+        return section(self, name, defaults)
+
     def exists(self, t_no: str, at: str | None = None) -> bool:
         """Return True if the ticket's T file exists at HEAD (or ``at``)."""
         layout.validate_t_no(t_no)
@@ -641,23 +647,75 @@ class Store:
             message = _commit_message(
                 summary or f"Update ticket {t_no}", t_no, names, actor, agent, trailers
             )
-            new_tree = _write_tree(self.repo, tree, changes)
             committer = _signature(actor, utc_now()) if when < utc_now().replace(microsecond=0) else author
-            commit_id = self.repo.create_commit(None, author, committer, message, new_tree, [parent.id])
-            self._move_branch(parent.id, commit_id, summary or f"update {t_no}")
-            self.worktree.record(
-                commit_id,
-                {path: (old_blobs[kind], changes[path]) for kind, path in paths.items() if path in changes},
-                force=force_worktree,
+            commit_id, kept = self.commit_tree_changes(
+                parent,
+                changes,
+                message=message,
+                author=author,
+                committer=committer,
+                old_blobs={path: old_blobs[kind] for kind, path in paths.items()},
+                force_worktree=force_worktree,
             )
-            result = CommitResult(str(commit_id), t_no, names, added, [], when)
-            if self._batch_depth == 0:
-                result.kept_local_edits = self.worktree.flush()
-                self.last_kept = result.kept_local_edits
+            result = CommitResult(str(commit_id), t_no, names, added, kept, when)
             event = CommitEvent(str(commit_id), str(parent.id), t_no, tuple(changed_kinds), added)
             for callback in list(self._subscribers):
                 callback(event)
         return result
+
+    def commit_tree_changes(
+        self,
+        parent: pygit2.Commit,
+        changes: dict[str, pygit2.Oid | None],
+        *,
+        message: str,
+        author: pygit2.Signature,
+        committer: pygit2.Signature | None = None,
+        extra_parents: list[pygit2.Oid] | None = None,
+        old_blobs: dict[str, pygit2.Oid | None] | None = None,
+        force_worktree: bool = False,
+    ) -> tuple[pygit2.Oid, list[str]]:
+        """Commit blob changes on top of ``parent`` and move the branch (steps 4–6).
+
+        The low-level primitive under every write (tickets, config, merges). The caller
+        must hold ``self.lock`` and have validated the content.
+
+        Args:
+            parent: the commit the branch must still point at (compare-and-swap).
+            changes: repository path → new blob id, or None to delete the path.
+            message: the full commit message (summary line, blank line, trailers).
+            author, committer: signatures (committer defaults to author).
+            extra_parents: further parents (a merge commit's other side).
+            old_blobs: path → blob id at ``parent`` when already known.
+            force_worktree: overwrite working copies of these paths even if edited.
+
+        Returns:
+            ``(commit id, kept)``: kept lists working-tree paths left as a person's
+            uncommitted edits (empty inside ``batch()``, where the checkout waits).
+
+        Raises:
+            RefMovedError: the branch moved since ``parent`` was read.
+        """
+        if not self.lock.held:
+            raise GitStoreError("commit_tree_changes needs the writer lock")
+        tree = parent.tree
+        if old_blobs is None:
+            old_blobs = {}
+        before = {path: old_blobs[path] if path in old_blobs else _blob_id(tree, path) for path in changes}
+        new_tree = _write_tree(self.repo, tree, changes)
+        parents = [parent.id, *(extra_parents or [])]
+        commit_id = self.repo.create_commit(None, author, committer or author, message, new_tree, parents)
+        self._move_branch(parent.id, commit_id, message.splitlines()[0] if message else "commit")
+        self.worktree.record(
+            commit_id,
+            {path: (before[path], changes[path]) for path in changes if before[path] != changes[path]},
+            force=force_worktree,
+        )
+        kept: list[str] = []
+        if self._batch_depth == 0:
+            kept = self.worktree.flush()
+            self.last_kept = kept
+        return commit_id, kept
 
     def _check_version(self, t_no: str, expected: str, head: pygit2.Commit, head_blobs: dict) -> None:
         try:
@@ -729,6 +787,13 @@ def _commit_message(
         lines.append(f"Agent: {agent}")
     for key, value in (trailers or {}).items():
         lines.append(f"{key}: {' '.join(str(value).split())}")
+    return "\n".join(lines) + "\n"
+
+
+def _commit_message_plain(summary: str, trailers: dict[str, str]) -> str:
+    """A commit message for non-ticket commits: summary line, blank line, trailers."""
+    lines = [summary.splitlines()[0], ""]
+    lines += [f"{k}: {' '.join(str(v).split())}" for k, v in trailers.items()]
     return "\n".join(lines) + "\n"
 
 
