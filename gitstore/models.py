@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
+    AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
@@ -152,15 +153,118 @@ class ProgressUpdate(_Model):
     estimated_completion: UtcTime | None = None
 
 
+AgentId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]*$")]
+"""An agent id (issue 7). Seed 000 §3.1.3 enumerates ``classifier|selector|updates``;
+agents are arbitrary ids here and are checked against the store's ``agents``
+configuration by ``gitstore.agents`` on write instead."""
+
+StageName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_-]*$")]
+"""A workflow stage. Seed 000 §3.1.3 enumerates ``trigger|classifier|selection|action|end``;
+stages are store configuration here (issue 7, e.g. seed 001's TENEX phases) and are
+checked against the ``workflow`` configuration by ``gitstore.agents`` on write."""
+
+CommitId = Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")]
+"""A full git commit id (40 lowercase hex digits)."""
+
+
+class ContextSpec(_Model):
+    """How an agent's context was built, enough to rebuild it byte for byte (issue 7).
+
+    Attributes:
+        strategy: ``recent``, ``important`` or ``summarized`` (seed 002 §3).
+        max_tokens: the budget in tokens; None for no budget.
+        reserve_tokens: tokens kept free for the response.
+        tokenizer: the tokenizer that counted (``cl100k_base`` or ``estimate-utf8-bytes/4``).
+        trigger: message id of the triggering message, if any.
+        sha256: SHA-256 of the context's canonical bytes.
+    """
+
+    strategy: Literal["recent", "important", "summarized"] = "recent"
+    max_tokens: int | None = Field(default=None, ge=1)
+    reserve_tokens: int = Field(default=0, ge=0)
+    tokenizer: NonEmpty
+    trigger: str | None = None
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
 class AgentDecision(_Model):
-    """``agent_decisions[]`` of a T file (seed 000 §3.1.3), plus ``decision_id``."""
+    """``agent_decisions[]`` of a T file (seed 000 §3.1.3), plus ``decision_id``.
+
+    Issue 7 adds ``context_commit`` (the commit the agent's context was built from) and
+    ``context`` (how it was built); both are left out of the file when None.
+    """
 
     decision_id: NonEmpty
-    agent: Literal["classifier", "selector", "updates"]
+    agent: AgentId
     timestamp: UtcTime
     decision: OpenObject = Field(default_factory=dict)
     confidence: float = Field(ge=0.0, le=1.0)
     human_confirmed: bool = False
+    context_commit: CommitId | None = None
+    context: ContextSpec | None = None
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler):  # noqa: ANN001 - pydantic's handler type
+        data = handler(self)
+        for key in ("context_commit", "context"):
+            if data.get(key) is None:
+                data.pop(key, None)
+        return data
+
+
+class AgentState(_Model):
+    """``agent_states[<agent id>]`` of a T file: one agent's view (seeds 001/003, issue 7).
+
+    Attributes:
+        last_processed_commit: commit id of the ticket version the agent last processed
+            (a commit, not a list index: after a merge messages are ordered by time).
+        session_id: the agent's session (e.g. an LLM session), if it keeps one.
+        metadata: open object for the agent's own bookkeeping.
+    """
+
+    last_processed_commit: CommitId | None = None
+    session_id: str | None = Field(default=None, max_length=256)
+    metadata: OpenObject = Field(default_factory=dict)
+
+
+class PhaseTransition(_Model):
+    """``phase_transitions[]`` of a T file (seed 001 "Phase Transition System")."""
+
+    from_: StageName = Field(validation_alias=AliasChoices("from", "from_"))
+    to: StageName
+    timestamp: UtcTime
+    actor: NonEmpty
+    agent: AgentId | None = None
+    reason: Annotated[Content, Field(min_length=1)]
+    summary: Content | None = None
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler):  # noqa: ANN001 - pydantic's handler type
+        data = handler(self)
+        return {("from" if k == "from_" else k): v for k, v in data.items()}
+
+
+class TurnCompletion(_Model):
+    """``completions[]`` of an orchestrator turn (seed 003 "Turn Lifecycle")."""
+
+    agent: AgentId
+    timestamp: UtcTime
+    actor: NonEmpty
+    summary: Content = ""
+
+
+class OrchestratorTurn(_Model):
+    """``orchestrator_turns[]`` of a T file (seed 001/003 "Orchestrator Turn Management")."""
+
+    turn_id: NonEmpty
+    timestamp: UtcTime
+    actor: NonEmpty
+    stage: StageName | None = None
+    agents: list[AgentId] = Field(min_length=1)
+    reason: Content = ""
+    completions: list[TurnCompletion] = Field(default_factory=list)
+    is_completed: bool = False
+    completed_at: UtcTime | None = None
 
 
 class Customer(_Model):
@@ -242,11 +346,26 @@ class WorkflowState(_TicketFile):
     priority: Literal["HIGH", "LOW"] = "LOW"
     channel: Literal["MATTERMOST", "FLOCK"] = "MATTERMOST"
     assigned_member: str | None = None
-    workflow_stage: Literal["trigger", "classifier", "selection", "action", "end"] = "trigger"
+    workflow_stage: StageName = "trigger"
     agent_decisions: list[AgentDecision] = Field(default_factory=list)
+    agent_states: dict[AgentId, AgentState] = Field(default_factory=dict)
+    phase_transitions: list[PhaseTransition] = Field(default_factory=list)
+    orchestrator_turns: list[OrchestratorTurn] = Field(default_factory=list)
     file_references: FileReferences
     last_synchronized: UtcTime
     schema_version: int = SCHEMA_VERSION
+
+    @model_serializer(mode="wrap")
+    def _dump_agents(self, handler):  # noqa: ANN001 - pydantic's handler type
+        # Issue 7's fields are left out while empty, so files written before them stay
+        # canonical; agent_states is written with sorted agent ids.
+        data = handler(self)
+        for key in ("agent_states", "phase_transitions", "orchestrator_turns"):
+            if key in data and not data[key]:
+                del data[key]
+        if "agent_states" in data:
+            data["agent_states"] = {k: data["agent_states"][k] for k in sorted(data["agent_states"])}
+        return data
 
 
 TicketFile = ExternalConversation | InternalConversation | WorkflowState

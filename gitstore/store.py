@@ -179,6 +179,7 @@ class Store:
         if self.worktree.recorded() == str(head.id):
             return
         with self.lock:
+            self.worktree.clean_tmp()
             self.last_kept = self.worktree.catch_up(self.head(), prefix="")
 
     def close(self) -> None:

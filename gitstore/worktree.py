@@ -35,6 +35,8 @@ class WorktreeSync:
         self.pending: dict[str, tuple[pygit2.Oid | None, pygit2.Oid | None]] = {}
         self.forced: set[str] = set()
         self.target: pygit2.Oid | None = None
+        # temporary files live inside .git so a crash never leaves litter in the tree
+        self.tmp_dir = Path(state_dir) / "tmp"
 
     def record(self, commit_id: pygit2.Oid, changes: dict[str, tuple], force: bool = False) -> None:
         """Remember the paths a commit changed.
@@ -85,7 +87,7 @@ class WorktreeSync:
                 _index_remove(index, path)
                 continue
             if current != new:
-                _atomic_write(full, self.repo[new].data)
+                _atomic_write(full, self.repo[new].data, self.tmp_dir)
             index.add(path)
         index.write()
         self.pending.clear()
@@ -93,6 +95,12 @@ class WorktreeSync:
         if self.target is not None:
             self._mark(self.target)
         return kept
+
+    def clean_tmp(self) -> None:
+        """Remove temporary files a killed writer left (call with the writer lock held)."""
+        if self.tmp_dir.is_dir():
+            for leftover in self.tmp_dir.iterdir():
+                leftover.unlink(missing_ok=True)
 
     def recorded(self) -> str | None:
         """Return the commit id the working tree was last brought to, if recorded."""
@@ -152,9 +160,10 @@ def _index_remove(index: pygit2.Index, path: str) -> None:
         pass
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def _atomic_write(path: Path, data: bytes, tmp_dir: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".gitstore-", suffix=".tmp")
+    tmp_dir.mkdir(exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="checkout-", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
