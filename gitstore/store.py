@@ -41,16 +41,19 @@ from .errors import (
     TicketNotFound,
     ValidationError,
 )
+from .archive import check_writable
 from .lock import WriterLock
+from .packwrite import ObjectWriter
 from .revisions import resolve_commit
 from .rules import cross_file_problems
 from .ticket import TicketFiles, new_ticket
 from .timeutil import to_utc, utc_now
+from .treewrite import write_tree
 from .update import apply_update
 from .worktree import WorktreeSync
 
 BRANCH = "refs/heads/main"
-GITATTRIBUTES = b"# gitstore: ticket files are UTF-8 JSON with LF line ends\nTickets/**/*.json text eol=lf\n"
+GITATTRIBUTES = b"# gitstore: ticket files are UTF-8 JSON with LF line ends\nTickets/**/*.json text eol=lf merge=gitstore\n"
 EMAIL_DOMAIN = "gitstore.invalid"
 
 
@@ -121,8 +124,11 @@ class Store:
         _configure_fsync(fsync)
         self.lock = WriterLock(self.git_dir, timeout=lock_timeout)
         self.worktree = WorktreeSync(repo, self.state_dir)
+        self.objects = ObjectWriter(self.git_dir, self.state_dir)
         self._subscribers: list[Callable[[CommitEvent], None]] = []
         self._batch_depth = 0
+        self._flush_interval: float | None = None
+        self._last_flush = 0.0
         self.last_kept: list[str] = []
 
     # ------------------------------------------------------------------ opening
@@ -199,20 +205,33 @@ class Store:
         """The working tree (or, for a bare store, the repository folder)."""
         return Path(self.repo.workdir or self.repo.path)
 
+    @property
+    def in_batch(self) -> bool:
+        """True inside ``batch()``: subscribers may defer their own work to its end."""
+        return self._batch_depth > 0
+
     # ------------------------------------------------------------------ reading
     def head(self) -> pygit2.Commit:
         """Return the commit ``refs/heads/main`` points at."""
         return self.repo.references[BRANCH].peel(pygit2.Commit)
 
-    def resolve(self, rev: str | None = None) -> pygit2.Commit:
+    def resolve(self, rev: str | None = None, t_no: str | None = None) -> pygit2.Commit:
         """Resolve a revision (None/``HEAD``, commit id or unique prefix, ref, date).
+
+        With ``t_no``, a date resolves to that ticket's version at the date (issue 3,
+        ``history.HistoryIndex.commit_at``).
 
         Raises:
             RevisionNotFound: nothing matches, or a prefix is ambiguous.
+            TicketNotFound: with ``t_no`` and a date: the ticket did not exist then.
         """
         if rev is None or rev == "HEAD":
             return self.head()
-        return resolve_commit(self.repo, rev, self.head())
+        from .history import for_store
+
+        index = for_store(self)
+        dates = (lambda when, label: index.commit_at(t_no, when, label)) if t_no is not None else None
+        return resolve_commit(self.repo, rev, self.head(), dates, index.commits_with_prefix)
 
     def read(self, t_no: str, at: str | pygit2.Commit | None = None) -> TicketFiles:
         """Read a ticket's three files at HEAD or at a revision.
@@ -228,10 +247,11 @@ class Store:
             ValidationError: the ticket is incomplete or its files are invalid.
         """
         layout.validate_t_no(t_no)
-        commit = at if isinstance(at, pygit2.Commit) else self.resolve(at)
+        commit = at if isinstance(at, pygit2.Commit) else self.resolve(at, t_no=t_no)
         return self._read_tree(t_no, commit.tree, str(commit.id)[:12])
 
-    def _read_tree(self, t_no: str, tree: pygit2.Tree, where: str) -> TicketFiles:
+    def _read_tree(self, t_no: str, tree: pygit2.Tree, where: str, repo: pygit2.Repository | None = None) -> TicketFiles:
+        repo = repo or self.repo
         models = {}
         missing = []
         for kind, path in layout.ticket_paths(t_no).items():
@@ -240,7 +260,7 @@ class Store:
             except KeyError:
                 missing.append(layout.file_name(kind, t_no))
                 continue
-            models[kind] = layout.loads(kind, self.repo[entry.id].data, layout.file_name(kind, t_no))
+            models[kind] = layout.loads(kind, repo[entry.id].data, layout.file_name(kind, t_no))
         if len(missing) == 3:
             raise TicketNotFound(f"ticket {t_no} not found at {where}")
         if missing:
@@ -257,7 +277,7 @@ class Store:
         """
         from .context import complete_context
 
-        commit = self.resolve(at)
+        commit = self.resolve(at, t_no=t_no)
         files = self.read(t_no, at=commit)
         return complete_context(files, str(commit.id), self.ticket_version(t_no, at=commit))
 
@@ -273,10 +293,12 @@ class Store:
         tree = self.resolve(at).tree
         return layout.ticket_path("T", t_no) in tree
 
-    def list_tickets(self, at: str | None = None) -> list[str]:
+    def list_tickets(self, at: str | None = None, archived: bool | None = None) -> list[str]:
         """Return the T_NOs of all tickets (those with a T file), sorted.
 
-        Walks only the ``Tickets/tickets`` subtree of the revision.
+        Walks only the ``Tickets/tickets`` subtree of the revision. ``archived``:
+        None lists all, False leaves archived tickets out, True lists only them
+        (issue 3, ``gitstore.archive``).
         """
         tree = self.resolve(at).tree
         try:
@@ -294,19 +316,29 @@ class Store:
                     parsed = layout.parse_path(f"{layout.ROOT}/x/{entry.name}")
                     if parsed and parsed[0] == "T":
                         found.append(parsed[1])
+        if archived is not None:
+            from .archive import filter_archived
+
+            found = filter_archived(self.repo, tree, found, archived)
         return sorted(found)
 
     def ticket_version(self, t_no: str, at: str | pygit2.Commit | None = None) -> str:
         """Return the ticket's version: the id of the last commit that changed it.
 
-        Every synchronized update rewrites the T file (its ``last_synchronized``), so
-        the walk follows first parents from ``at`` until the T blob changes. Cost grows
-        with the number of commits since the ticket last changed.
+        Answered by the per-ticket log (``history``: one indexed query) when ``at`` is
+        on the branch's first-parent line; otherwise the walk follows first parents
+        from ``at`` until the T blob changes (every synchronized update rewrites the T
+        file's ``last_synchronized``).
 
         Raises:
             TicketNotFound: no such ticket at ``at``.
         """
         commit = at if isinstance(at, pygit2.Commit) else self.resolve(at)
+        from .history import indexed_version
+
+        found = indexed_version(self, t_no, commit)
+        if found is not None:
+            return found
         path = layout.ticket_path("T", t_no)
         blob = _blob_id(commit.tree, path)
         if blob is None:
@@ -325,13 +357,19 @@ class Store:
         return lambda: self._subscribers.remove(callback)
 
     @contextmanager
-    def batch(self) -> Iterator["Store"]:
+    def batch(self, flush_interval: float | None = None) -> Iterator["Store"]:
         """Hold the writer lock across many updates and catch the working tree up once.
 
-        Each update is still its own commit; only the checkout is deferred to the end.
+        Each update is still its own commit; only the checkout is deferred: to the end
+        of the batch, or also every ``flush_interval`` seconds (a long-running agent
+        process). ARCHITECTURE.md: the working tree and ``.git/index`` catch up per
+        command or per batch, never once per update inside a batch.
         """
         with self.lock:
             self._batch_depth += 1
+            if self._batch_depth == 1:
+                self._flush_interval = flush_interval
+                self._last_flush = time.monotonic()
             try:
                 yield self
             finally:
@@ -438,6 +476,9 @@ class Store:
         when = to_utc(timestamp) if timestamp else utc_now()
 
         def mutate(current: TicketFiles):
+            from .agents.roles import enforce_update_rules  # issue 7: roles, stages, agents
+
+            enforce_update_rules(self, update_data, actor=actor, agent=agent)
             applied = apply_update(current, update_data, when)
             return applied.files, applied.added
 
@@ -510,8 +551,18 @@ class Store:
     ) -> CommitResult:
         """Set workflow-state fields of T (priority, channel, assigned_member, …).
 
-        ``conversation_status`` is a field of E and is routed there.
+        ``conversation_status`` is a field of E and is routed there. A change of
+        ``workflow_stage`` goes through the workflow's transition rules and is recorded
+        in ``phase_transitions`` (issue 7, ``gitstore.agents.workflow.set_stage``).
         """
+        if "workflow_stage" in fields:
+            from .agents.workflow import set_stage
+
+            rest = {k: v for k, v in fields.items() if k != "workflow_stage"}
+            return set_stage(
+                self, t_no, fields["workflow_stage"], reason="set with state set", actor=actor,
+                agent=agent, fields=rest, expected_version=expected_version, allow_same=True,
+            )
         t_fields = {k: v for k, v in fields.items() if k != "conversation_status"}
         data: dict[str, Any] = {}
         if t_fields:
@@ -615,7 +666,9 @@ class Store:
             _check_trailer_value("agent", agent)
         paths = layout.ticket_paths(t_no)
         with self.lock:
-            parent = self.head()
+            # the write path reads through the object writer's repository: it serves
+            # the objects of the previous commits from memory (see packwrite)
+            parent = self.objects.repo.references[BRANCH].peel(pygit2.Commit)
             tree = parent.tree
             old_blobs = {kind: _blob_id(tree, path) for kind, path in paths.items()}
             if old_blobs["T"] is None and old_blobs["E"] is None and old_blobs["I"] is None:
@@ -623,10 +676,11 @@ class Store:
                 if not allow_missing:
                     raise TicketNotFound(f"ticket {t_no} not found")
             else:
-                current = self._read_tree(t_no, tree, "HEAD")
+                current = self._read_tree(t_no, tree, "HEAD", repo=self.objects.repo)
             if expected_version is not None:
                 self._check_version(t_no, expected_version, parent, old_blobs)
             files, added = mutate(current)
+            check_writable(t_no, current, files)  # issue 3: archived tickets are read-only
             files = files.stamped(when)
             problems = cross_file_problems(files)
             if problems:
@@ -635,7 +689,7 @@ class Store:
             changes = {}
             changed_kinds = []
             for kind, path in paths.items():
-                blob = self.repo.create_blob(layout.dumps(files.get(kind)))
+                blob = self.objects.add_blob(layout.dumps(files.get(kind)))
                 if blob != old_blobs[kind]:
                     changes[path] = blob
                     if current is None or files.get(kind).model_copy(
@@ -703,19 +757,27 @@ class Store:
         if old_blobs is None:
             old_blobs = {}
         before = {path: old_blobs[path] if path in old_blobs else _blob_id(tree, path) for path in changes}
-        new_tree = _write_tree(self.repo, tree, changes)
-        parents = [parent.id, *(extra_parents or [])]
-        commit_id = self.repo.create_commit(None, author, committer or author, message, new_tree, parents)
+        writer = self.objects
+        try:
+            new_tree = write_tree(writer.repo, writer.repo[tree.id], changes, put=writer.put)
+            parents = [parent.id, *(extra_parents or [])]
+            commit_id = writer.add_commit(new_tree, parents, author, committer or author, message)
+            writer.flush(self.fsync)  # objects durable before the ref moves
+        finally:
+            writer.discard()
         self._move_branch(parent.id, commit_id, message.splitlines()[0] if message else "commit")
+        writer.maybe_merge(self.fsync)
         self.worktree.record(
             commit_id,
             {path: (before[path], changes[path]) for path in changes if before[path] != changes[path]},
             force=force_worktree,
         )
         kept: list[str] = []
-        if self._batch_depth == 0:
+        due = self._flush_interval is not None and time.monotonic() - self._last_flush >= self._flush_interval
+        if self._batch_depth == 0 or due:
             kept = self.worktree.flush()
             self.last_kept = kept
+            self._last_flush = time.monotonic()
         return commit_id, kept
 
     def _check_version(self, t_no: str, expected: str, head: pygit2.Commit, head_blobs: dict) -> None:
@@ -729,10 +791,11 @@ class Store:
 
     def _move_branch(self, expected: pygit2.Oid, new: pygit2.Oid, reason: str) -> None:
         """Compare-and-swap ``refs/heads/main`` from ``expected`` to ``new``."""
+        repo = self.objects.repo  # sees the new commit in memory: no pack rescan
         try:
-            with self.repo.transaction() as txn:
+            with repo.transaction() as txn:
                 txn.lock_ref(BRANCH)
-                current = self.repo.references[BRANCH].target
+                current = repo.references[BRANCH].target
                 if current != expected:
                     raise RefMovedError(
                         f"{BRANCH} moved to {current} while writing (expected {expected}); nothing written"
@@ -746,12 +809,6 @@ def _stamp_fields(kind: str, current: TicketFiles) -> dict:
     model = current.get(kind)
     key = "last_synchronized" if kind == "T" else "last_updated"
     return {key: getattr(model, key)}
-
-
-def _write_tree(repo: pygit2.Repository, tree: pygit2.Tree, changes: dict) -> pygit2.Oid:
-    from .treewrite import write_tree
-
-    return write_tree(repo, tree, changes)
 
 
 def _blob_id(tree: pygit2.Tree, path: str) -> pygit2.Oid | None:

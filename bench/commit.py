@@ -1,0 +1,132 @@
+"""Benchmark: cost of one synchronized update (issue: core store, "Speed").
+
+For stores of 1,000 and 100,000 tickets, times N (default 500) synchronized updates —
+one external message added + the workflow state touched — through the Python API, and
+the naive baseline in the same run: write the two files, ``git add``, ``git commit``
+with the git CLI, on a clone of the same store. Measured twice: fsync off on both
+sides, and fsync on for both (gitstore's default against git with core.fsync=all).
+
+gitstore writes inside ``Store.batch(flush_interval=1.0)``: every update is its own
+commit; the working tree and ``.git/index`` catch up at most once per second, as a
+long-running agent process does (ARCHITECTURE.md "Cost at scale").
+
+Prints one JSON line per (store size, fsync mode): p50/p95 ms per update, updates/s,
+bytes written to .git/objects per update, and the same for the git CLI with ratios.
+
+Usage: python bench/commit.py [--sizes 1000,100000] [--updates 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from common import emit, fast_store, git, objects_bytes, percentile
+
+from gitstore import Store, layout
+
+
+def gitstore_run(path: Path, n_tickets: int, updates: int, fsync: bool, seed: int) -> dict:
+    store = Store.open(path, fsync=fsync)
+    rng = random.Random(seed)
+    before = objects_bytes(store.git_dir)
+    times = []
+    start = time.perf_counter()
+    with store.batch(flush_interval=1.0):
+        for i in range(updates):
+            t_no = f"{rng.randrange(n_tickets):06d}"
+            data = {
+                "E": {"messages": [{"sender": "cs_agent", "sender_id": "bench", "content": f"update {i}: we are on it"}]},
+                "T": {"assigned_member": f"agent-{i % 7}", "priority": "HIGH" if i % 2 else "LOW"},
+            }
+            t0 = time.perf_counter()
+            try:
+                store.update(t_no, data, actor="bench")
+            except Exception:
+                data["T"]["assigned_member"] = f"agent-x{i}"
+                store.update(t_no, data, actor="bench")
+            times.append((time.perf_counter() - t0) * 1000)
+    total = time.perf_counter() - start
+    written = objects_bytes(store.git_dir) - before
+    status = subprocess.run(["git", "-C", str(path), "status", "--porcelain"], capture_output=True, text=True).stdout
+    assert status == "", "working tree not clean after the batch"
+    return {"p50_ms": percentile(times, 50), "p95_ms": percentile(times, 95), "updates_per_s": updates / total,
+            "bytes_per_update": written / updates}
+
+
+def git_cli_run(path: Path, n_tickets: int, updates: int, fsync: bool, seed: int) -> dict:
+    rng = random.Random(seed)
+    env = dict(os.environ, GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="b@x", GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="b@x")
+    fs = ["-c", "core.fsync=all", "-c", "core.fsyncMethod=fsync"] if fsync else ["-c", "core.fsync=none"]
+    before = objects_bytes(path / ".git")
+    times = []
+    start = time.perf_counter()
+    for i in range(updates):
+        t_no = f"{rng.randrange(n_tickets):06d}"
+        t0 = time.perf_counter()
+        paths = layout.ticket_paths(t_no)
+        e_file, t_file = path / paths["E"], path / paths["T"]
+        e = json.loads(e_file.read_text())
+        e["messages"].append({"message_id": f"git-{i}", "timestamp": "2026-11-21T00:00:00Z", "sender": "cs_agent",
+                              "sender_id": "bench", "content": f"update {i}: we are on it", "attachments": [],
+                              "metadata": {"trello_card_id": None, "platform_specific": {}}})
+        e_file.write_text(json.dumps(e, indent=2, ensure_ascii=False) + "\n")
+        t = json.loads(t_file.read_text())
+        t["assigned_member"] = f"agent-{i % 7}"
+        t_file.write_text(json.dumps(t, indent=2, ensure_ascii=False) + "\n")
+        subprocess.run(["git", "-C", str(path), *fs, "add", paths["E"], paths["T"]], check=True, env=env)
+        subprocess.run(["git", "-C", str(path), *fs, "commit", "-q", "-m", f"update {t_no}"], check=True, env=env)
+        times.append((time.perf_counter() - t0) * 1000)
+    total = time.perf_counter() - start
+    written = objects_bytes(path / ".git") - before
+    return {"p50_ms": percentile(times, 50), "p95_ms": percentile(times, 95), "updates_per_s": updates / total,
+            "bytes_per_update": written / updates}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,100000")
+    parser.add_argument("--updates", type=int, default=500)
+    parser.add_argument("--workdir", default=None, help="where to build stores (default: a temp folder)")
+    args = parser.parse_args()
+    root = Path(args.workdir or tempfile.mkdtemp(prefix="gitstore-bench-"))
+    try:
+        for size in [int(s) for s in args.sizes.split(",")]:
+            base = root / f"base-{size}"
+            t0 = time.perf_counter()
+            fast_store(base, size)
+            build_s = time.perf_counter() - t0
+            for fsync in (False, True):
+                ours = root / f"gs-{size}-{fsync}"
+                theirs = root / f"git-{size}-{fsync}"
+                git(root, "clone", "-q", "--no-hardlinks", str(base), str(ours))
+                git(root, "clone", "-q", "--no-hardlinks", str(base), str(theirs))
+                git(theirs, "config", "gc.auto", "0")
+                Store.open(ours, fsync=False).close()
+                seed = 7 + size
+                g = gitstore_run(ours, size, args.updates, fsync, seed)
+                b = git_cli_run(theirs, size, args.updates, fsync, seed)
+                emit({
+                    "bench": "commit", "tickets": size, "updates": args.updates, "fsync": fsync,
+                    "gitstore": {k: round(v, 3) for k, v in g.items()},
+                    "git_cli": {k: round(v, 3) for k, v in b.items()},
+                    "speedup_p50": round(b["p50_ms"] / g["p50_ms"], 2),
+                    "base_build_s": round(build_s, 1),
+                })
+                shutil.rmtree(ours)
+                shutil.rmtree(theirs)
+            shutil.rmtree(base)
+    finally:
+        if not args.workdir:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

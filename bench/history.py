@@ -1,0 +1,247 @@
+"""Benchmark: history, time-travel and audit on a large store (issue 3, "Speed").
+
+Builds (or reuses, with ``--store PATH``) a bare store of 100,000 commits over 10,000
+tickets through the real write path (``Store.batch()``, fsync off): one commit per
+ticket creation, then updates spread at random over the tickets (external and internal
+messages, progress updates, workflow fields), each with its own author date, 30 s
+apart from 2026-01-01. Then measures, in one run, each against a baseline taken in the
+same run:
+
+- ``history_index_build``: first catch-up of the per-ticket log over the whole store,
+  against ``git log --raw`` (git's own full walk with tree diffs);
+- ``history``: p50/p95 of ``ticket_history`` over 50 tickets, against
+  ``git log --format=%H -- <the ticket's three paths>`` without a commit-graph;
+- ``show_at_date``: p50 of ``Store.context(t_no, at=DATE)`` with DATE between the
+  ticket's commits, against resolving the date by the first-parent walk
+  (``revisions.commit_at``) and reading the ticket there (what the store did before);
+- ``log_since``: ``audit_log(since=…)`` of the last 1,000 commits, against
+  ``git log -n 1000 --format=%H%n%(trailers)``;
+- ``peak_memory``: peak RSS of each command run as ``gitstore …`` in a child process,
+  against ``gitstore ticket path`` (the interpreter and CLI alone);
+- ``history_git_commit_graph``: ``git log -- <paths>`` after ``gitstore gc`` wrote a
+  commit-graph with changed-path Bloom filters (for people using plain git).
+
+Prints one JSON line per measurement. Usage:
+``python bench/history.py [--tickets 10000] [--commits 100000] [--store PATH] [--build-only]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from gitstore import Store, layout  # noqa: E402
+from gitstore.revisions import commit_at  # noqa: E402
+
+BASE_TIME = datetime(2026, 1, 1, tzinfo=timezone.utc)
+STEP = timedelta(seconds=30)
+GITSTORE = str(Path(sys.executable).with_name("gitstore"))
+
+
+def emit(record: dict) -> None:
+    """Print one JSON line."""
+    print(json.dumps(record), flush=True)
+
+
+def p(values: list[float], q: int) -> float:
+    """Return the q-th percentile (inclusive method), in the values' unit."""
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+
+def t_no_of(n: int) -> str:
+    return f"H{n:05d}"
+
+
+def build(path: Path, tickets: int, commits: int, seed: int = 3) -> dict:
+    """Create the bench store through the write path; return build figures."""
+    rng = random.Random(seed)
+    store = Store.init(path, bare=True, fsync=False)
+    start = time.perf_counter()
+    with store.batch():
+        for n in range(tickets):
+            store.create_ticket(
+                t_no_of(n), client_name=f"client {n}", company_name=f"company {n % 97}",
+                actor=f"agent-{n % 13}", timestamp=BASE_TIME + STEP * n,
+            )
+        for i in range(tickets, commits):
+            t_no = t_no_of(rng.randrange(tickets))
+            when = BASE_TIME + STEP * i
+            op = i % 4
+            if op == 0:
+                data = {"E": {"messages": [{"sender": rng.choice(["customer", "cs_agent"]), "sender_id": f"u{i % 50}",
+                                            "content": f"external message {i}: the printer is jammed again"}]}}
+            elif op == 1:
+                data = {"I": {"messages": [{"sender": "technical_member", "sender_id": f"tech{i % 9}",
+                                            "content": f"internal note {i}: checked the spooler", "message_type": "update"}]}}
+            elif op == 2:
+                data = {"I": {"progress_updates": [{"updater": f"tech{i % 9}", "status": rng.choice(["assigned", "in_progress", "blocked"]),
+                                                    "notes": f"step {i}"}]}}
+            else:
+                data = {"T": {"priority": rng.choice(["HIGH", "LOW"]), "assigned_member": f"agent-{i % 17}",
+                              "workflow_stage": rng.choice(["classifier", "selection", "action"])}}
+            try:
+                store.update(t_no, data, actor=f"agent-{i % 13}", timestamp=when)
+            except Exception as exc:  # "changes nothing" when the same state is drawn twice
+                if "changes nothing" not in str(exc):
+                    raise
+                store.update(t_no, {"T": {"assigned_member": f"agent-x{i}"}}, actor="bench", timestamp=when)
+    seconds = time.perf_counter() - start
+    (path / "gitstore" / "bench-built.json").write_text(json.dumps({"tickets": tickets, "commits": commits}))
+    return {"bench": "history_build", "commits": commits, "tickets": tickets, "seconds": round(seconds, 1),
+            "commits_per_s": round(commits / seconds, 1)}
+
+
+def timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return (time.perf_counter() - t0) * 1000
+
+
+def git(path: Path, *args: str) -> str:
+    proc = subprocess.run(["git", "-C", str(path), *args], capture_output=True, text=True)
+    if proc.returncode:
+        raise RuntimeError(f"git {' '.join(args)}: {proc.stderr}")
+    return proc.stdout
+
+
+def peak_rss_mb(args: list[str]) -> float:
+    """Run a command; return its peak resident memory in MB (from wait4's rusage)."""
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise RuntimeError(f"{' '.join(args)} failed: {proc.stderr.read().decode()}")
+    return round(usage.ru_maxrss / 1024, 1)
+
+
+def measure(path: Path, tickets: int, seed: int = 5) -> None:
+    from gitstore.audit import audit_log
+    from gitstore.history import for_store, ticket_history
+
+    rng = random.Random(seed)
+    store = Store.open(path, fsync=False)
+    index = for_store(store)
+    commits = int(git(path, "rev-list", "--count", "refs/heads/main"))
+
+    build_ms = timed(lambda: index.refresh(rebuild=True))
+    git_ms = timed(lambda: git(path, "log", "--raw", "--no-renames", "--format=%H", "refs/heads/main"))
+    emit({"bench": "history_index_build", "commits": commits, "seconds": round(build_ms / 1000, 2),
+          "baseline": "git log --raw (full walk with tree diffs)", "baseline_seconds": round(git_ms / 1000, 2)})
+
+    sample = [t_no_of(rng.randrange(tickets)) for _ in range(50)]
+    ours, naive = [], []
+    for t_no in sample:
+        ours.append(timed(lambda: ticket_history(store, t_no)))
+    assert not (path / "objects" / "info" / "commit-graph").exists(), "baseline must run without a commit-graph"
+    for t_no in sample:
+        paths = list(layout.ticket_paths(t_no).values())
+        naive.append(timed(lambda: git(path, "log", "--format=%H", "refs/heads/main", "--", *paths)))
+    # same answer as git, for the record
+    t_no = sample[0]
+    expected = git(path, "log", "--format=%H", "refs/heads/main", "--", *layout.ticket_paths(t_no).values()).split()
+    agree = [e.commit for e in ticket_history(store, t_no)] == expected
+    git_naive = list(naive)
+    emit({"bench": "history", "commits": commits, "tickets": tickets, "samples": len(sample),
+          "p50_ms": round(p(ours, 50), 2), "p95_ms": round(p(ours, 95), 2),
+          "baseline": "git log --format=%H -- <3 paths>, no commit-graph",
+          "baseline_p50_ms": round(p(naive, 50), 1), "speedup_p50": round(p(naive, 50) / p(ours, 50), 1),
+          "same_commits_as_git": agree, "target_p50_ms": 100})
+
+    ours, naive = [], []
+    for t_no in sample:
+        entries = ticket_history(store, t_no)
+        if len(entries) >= 2:
+            a, b = entries[-1].time, entries[0].time
+            when = a + (b - a) / 2
+        else:
+            when = entries[0].time + timedelta(seconds=1)
+        date = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+        ours.append(timed(lambda: store.context(t_no, at=date)))
+
+        def old_way():
+            from gitstore.revisions import parse_date
+
+            commit = commit_at(store.head(), parse_date(date), date)
+            store.read(t_no, at=commit)
+
+        naive.append(timed(old_way))
+    emit({"bench": "show_at_date", "commits": commits, "samples": len(sample),
+          "p50_ms": round(p(ours, 50), 2), "p95_ms": round(p(ours, 95), 2),
+          "baseline": "first-parent walk to the date (revisions.commit_at) + read",
+          "baseline_p50_ms": round(p(naive, 50), 1), "target_p50_ms": 50})
+
+    thousandth = git(path, "log", "-n", "1", "--skip", "999", "--format=%aI", "refs/heads/main").strip()
+    rows = []
+    ours_ms = timed(lambda: rows.extend(audit_log(store, since=thousandth)))
+    naive_ms = timed(lambda: git(path, "log", "-n", "1000", "--format=%H%n%(trailers)", "refs/heads/main"))
+    emit({"bench": "log_since", "commits": commits, "entries": len(rows), "ms": round(ours_ms, 1),
+          "baseline": "git log -n 1000 --format=%H%n%(trailers)", "baseline_ms": round(naive_ms, 1)})
+
+    t_no = sample[1]
+    base = peak_rss_mb([GITSTORE, "-C", str(path), "ticket", "path", t_no])
+    for name, args in [
+        ("history", ["history", t_no, "--json"]),
+        ("show_at_date", ["ticket", "show", t_no, "--at", thousandth, "--json"]),
+        ("log_since", ["log", "--since", thousandth, "--json"]),
+        ("log_all", ["log", "--json"]),
+        ("blame", ["blame", t_no, "--external", "--json"]),
+        ("diff", ["diff", t_no, "--json"]),
+    ]:
+        emit({"bench": "peak_memory", "command": name, "commits": commits,
+              "peak_mb": peak_rss_mb([GITSTORE, "-C", str(path), *args]),
+              "baseline": "gitstore ticket path (interpreter + CLI)", "baseline_peak_mb": base, "target_mb": 200})
+
+    gc_ms = timed(lambda: subprocess.run([GITSTORE, "-C", str(path), "gc", "--json"], check=True, capture_output=True))
+    graph = []
+    for t_no in sample[:20]:
+        paths = list(layout.ticket_paths(t_no).values())
+        graph.append(timed(lambda: git(path, "log", "--format=%H", "refs/heads/main", "--", *paths)))
+    emit({"bench": "history_git_commit_graph", "commits": commits, "gc_seconds": round(gc_ms / 1000, 1),
+          "git_log_paths_p50_ms": round(p(graph, 50), 1), "baseline": "same 20 tickets without commit-graph",
+          "baseline_p50_ms": round(p(git_naive[:20], 50), 1)})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tickets", type=int, default=10_000)
+    parser.add_argument("--commits", type=int, default=100_000)
+    parser.add_argument("--store", type=Path, help="build here, or reuse a store built here before")
+    parser.add_argument("--build-only", action="store_true")
+    args = parser.parse_args()
+    temp = None
+    path = args.store
+    if path is None:
+        temp = Path(tempfile.mkdtemp(prefix="gitstore-bench-history-"))
+        path = temp / "store"
+    try:
+        marker = path / "gitstore" / "bench-built.json"
+        if marker.exists() and json.loads(marker.read_text()) == {"tickets": args.tickets, "commits": args.commits}:
+            emit({"bench": "history_build", "reused": str(path), "commits": args.commits, "tickets": args.tickets})
+        else:
+            if path.exists():
+                shutil.rmtree(path)
+            emit(build(path, args.tickets, args.commits))
+        if not args.build_only:
+            measure(path, args.tickets)
+    finally:
+        if temp is not None:
+            shutil.rmtree(temp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
