@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/gitstore ]; then
   echo "== setting up .venv (first run only)"
   python3 -m venv .venv
-  .venv/bin/pip install -q -e '.[test]'
+  .venv/bin/pip install -q -e '.[test]' 2>&1 | { grep -v '^WARNING: Location' || true; }
 fi
 GS=.venv/bin/gitstore
 STORE=${1:-demo-store}
