@@ -30,7 +30,7 @@ def fast_store(path: Path, n_tickets: int, messages: int = 1, bare: bool = False
     not through the per-update write path, so 100,000 tickets take seconds.
     """
     store = Store.init(path, bare=bare, fsync=False)
-    repo = store.repo
+    writer = store.objects
     changes = {}
     for n in range(n_tickets):
         t_no = f"{n:06d}"
@@ -46,11 +46,14 @@ def fast_store(path: Path, n_tickets: int, messages: int = 1, bare: bool = False
             data["messages"] = msgs
             files = files.with_file("E", layout.validate_data("E", data, "E"))
         for kind, p in layout.ticket_paths(t_no).items():
-            changes[p] = repo.create_blob(layout.dumps(files.get(kind)))
+            changes[p] = writer.add_blob(layout.dumps(files.get(kind)))
     head = store.head()
-    tree = write_tree(repo, head.tree, changes)
-    sig = pygit2.Signature("bench", "bench@gitstore.invalid")
-    commit = repo.create_commit(BRANCH, sig, sig, f"Bench base: {n_tickets} tickets\n", tree, [head.id])
+    tree = write_tree(writer.repo, writer.repo[head.tree.id], changes, put=writer.put)
+    sig = pygit2.Signature("bench", "bench@gitstore.invalid", int(BASE_TIME.timestamp()), 0)
+    commit = writer.add_commit(tree, [head.id], sig, sig, f"Bench base: {n_tickets} tickets\n")
+    writer.flush(fsync=False)
+    store.repo.references.create(BRANCH, commit, force=True)
+    repo = store.repo
     if not bare and checkout:
         repo.checkout_head(strategy=pygit2.GIT_CHECKOUT_FORCE)
         store.worktree._mark(commit)

@@ -7,7 +7,8 @@ API format as JSON — what a caller does without ``build_context``.
 
 Cases (one JSON line each): each strategy with a warm timeline cache (the same ticket
 version built again, as an agent process does between changes), and ``recent`` cold
-(cache cleared before every build: the first build after the ticket changed).
+(cache cleared before every build: the first build after the ticket changed); plus the
+floor of any cold build: inflating and parsing the E and I blobs alone.
 
 Usage: python bench/context.py [--messages 5000] [--budget 4000] [--runs 30]
 """
@@ -90,6 +91,19 @@ def main() -> None:
             build_context(store, "B1", "classifier", max_tokens=args.budget, strategy=strategy)
             cases.append((strategy, "warm", lambda s=strategy: build_context(
                 store, "B1", "classifier", max_tokens=args.budget, strategy=s)))
+        def floor():
+            """Inflate and parse the E and I blobs only: what any cold build must pay."""
+            from gitstore import layout
+
+            tree = store.head().tree
+            for kind in ("E", "I"):
+                json.loads(store.repo[tree[layout.ticket_path(kind, "B1")].id].data)
+
+        floor_ms = p50(floor, args.runs)
+        print(json.dumps({"bench": "context", "case": "floor/inflate+json.loads of E and I blobs",
+                          "messages": args.messages, "p50_ms": round(floor_ms, 2),
+                          "baseline": "Store.read + unified_timeline + serialise all messages",
+                          "baseline_p50_ms": round(baseline, 2), "runs": args.runs}), flush=True)
         for strategy, cache, fn in cases:
             figure = p50(fn, args.runs)
             ctx = fn()

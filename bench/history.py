@@ -67,43 +67,69 @@ def t_no_of(n: int) -> str:
     return f"H{n:05d}"
 
 
-def build(path: Path, tickets: int, commits: int, seed: int = 3) -> dict:
-    """Create the bench store through the write path; return build figures."""
+REPACK_EVERY = 10_000
+"""Commits between two ``git repack -a -d`` while building (see ``build``)."""
+
+
+def build(path: Path, tickets: int, commits: int, seed: int = 3, repack_every: int = REPACK_EVERY) -> dict:
+    """Create the bench store through the write path; return build figures.
+
+    Every 10,000 commits the batch ends and ``git repack -a -d`` merges the write
+    path's small packs into one (no commit-graph is written: the naive baseline must
+    run without one), and libgit2 keeps at most 256 pack files open: at this scale
+    the build otherwise slows down on hundreds of packs and runs out of file handles.
+    """
+    import pygit2
+
+    pygit2.settings.mwindow_file_limit = 256
     rng = random.Random(seed)
     store = Store.init(path, bare=True, fsync=False)
     start = time.perf_counter()
-    with store.batch():
-        for n in range(tickets):
-            store.create_ticket(
-                t_no_of(n), client_name=f"client {n}", company_name=f"company {n % 97}",
-                actor=f"agent-{n % 13}", timestamp=BASE_TIME + STEP * n,
-            )
-        for i in range(tickets, commits):
-            t_no = t_no_of(rng.randrange(tickets))
-            when = BASE_TIME + STEP * i
-            op = i % 4
-            if op == 0:
-                data = {"E": {"messages": [{"sender": rng.choice(["customer", "cs_agent"]), "sender_id": f"u{i % 50}",
-                                            "content": f"external message {i}: the printer is jammed again"}]}}
-            elif op == 1:
-                data = {"I": {"messages": [{"sender": "technical_member", "sender_id": f"tech{i % 9}",
-                                            "content": f"internal note {i}: checked the spooler", "message_type": "update"}]}}
-            elif op == 2:
-                data = {"I": {"progress_updates": [{"updater": f"tech{i % 9}", "status": rng.choice(["assigned", "in_progress", "blocked"]),
-                                                    "notes": f"step {i}"}]}}
-            else:
-                data = {"T": {"priority": rng.choice(["HIGH", "LOW"]), "assigned_member": f"agent-{i % 17}",
-                              "workflow_stage": rng.choice(["classifier", "selection", "action"])}}
-            try:
-                store.update(t_no, data, actor=f"agent-{i % 13}", timestamp=when)
-            except Exception as exc:  # "changes nothing" when the same state is drawn twice
-                if "changes nothing" not in str(exc):
-                    raise
-                store.update(t_no, {"T": {"assigned_member": f"agent-x{i}"}}, actor="bench", timestamp=when)
+    repack_seconds = 0.0
+
+    def repack() -> float:
+        t0 = time.perf_counter()
+        git(path, "repack", "-a", "-d", "-q", "--window=0")
+        return time.perf_counter() - t0
+
+    for first in range(0, commits, repack_every):
+        with store.batch():
+            _build_part(store, rng, tickets, first, min(commits, first + repack_every))
+        repack_seconds += repack()
     seconds = time.perf_counter() - start
     (path / "gitstore" / "bench-built.json").write_text(json.dumps({"tickets": tickets, "commits": commits}))
     return {"bench": "history_build", "commits": commits, "tickets": tickets, "seconds": round(seconds, 1),
-            "commits_per_s": round(commits / seconds, 1)}
+            "commits_per_s": round(commits / seconds, 1), "repack_seconds": round(repack_seconds, 1)}
+
+
+def _build_part(store: Store, rng: random.Random, tickets: int, first: int, last: int) -> None:
+    for n in range(first, min(last, tickets)):
+        store.create_ticket(
+            t_no_of(n), client_name=f"client {n}", company_name=f"company {n % 97}",
+            actor=f"agent-{n % 13}", timestamp=BASE_TIME + STEP * n,
+        )
+    for i in range(max(first, tickets), last):
+        t_no = t_no_of(rng.randrange(tickets))
+        when = BASE_TIME + STEP * i
+        op = i % 4
+        if op == 0:
+            data = {"E": {"messages": [{"sender": rng.choice(["customer", "cs_agent"]), "sender_id": f"u{i % 50}",
+                                        "content": f"external message {i}: the printer is jammed again"}]}}
+        elif op == 1:
+            data = {"I": {"messages": [{"sender": "technical_member", "sender_id": f"tech{i % 9}",
+                                        "content": f"internal note {i}: checked the spooler", "message_type": "update"}]}}
+        elif op == 2:
+            data = {"I": {"progress_updates": [{"updater": f"tech{i % 9}", "status": rng.choice(["assigned", "in_progress", "blocked"]),
+                                                "notes": f"step {i}"}]}}
+        else:
+            data = {"T": {"priority": rng.choice(["HIGH", "LOW"]), "assigned_member": f"agent-{i % 17}",
+                          "workflow_stage": rng.choice(["classifier", "selection", "action"])}}
+        try:
+            store.update(t_no, data, actor=f"agent-{i % 13}", timestamp=when)
+        except Exception as exc:  # "changes nothing" when the same state is drawn twice
+            if "changes nothing" not in str(exc):
+                raise
+            store.update(t_no, {"T": {"assigned_member": f"agent-x{i}"}}, actor="bench", timestamp=when)
 
 
 def timed(fn) -> float:
@@ -120,13 +146,18 @@ def git(path: Path, *args: str) -> str:
 
 
 def peak_rss_mb(args: list[str]) -> float:
-    """Run a command; return its peak resident memory in MB (from wait4's rusage)."""
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode:
-        raise RuntimeError(f"{' '.join(args)} failed: {proc.stderr.read().decode()}")
-    return round(usage.ru_maxrss / 1024, 1)
+    """Run a command; return its peak resident memory in MB.
+
+    Measured by ``/usr/bin/time -f %M``: on Linux a child's ``ru_maxrss`` keeps the RSS
+    its parent had when it forked, so the command must be forked from a small process,
+    not from this (large) benchmark process.
+    """
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as out:
+        proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", out.name, *args],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if proc.returncode:
+            raise RuntimeError(f"{' '.join(args)} failed: {proc.stderr}")
+        return round(int(out.read().split()[-1]) / 1024, 1)
 
 
 def measure(path: Path, tickets: int, seed: int = 5) -> None:
@@ -147,7 +178,9 @@ def measure(path: Path, tickets: int, seed: int = 5) -> None:
     ours, naive = [], []
     for t_no in sample:
         ours.append(timed(lambda: ticket_history(store, t_no)))
-    assert not (path / "objects" / "info" / "commit-graph").exists(), "baseline must run without a commit-graph"
+    # a store reused from an earlier run has the commit-graph its final gc wrote: drop it
+    (path / "objects" / "info" / "commit-graph").unlink(missing_ok=True)
+    shutil.rmtree(path / "objects" / "info" / "commit-graphs", ignore_errors=True)
     for t_no in sample:
         paths = list(layout.ticket_paths(t_no).values())
         naive.append(timed(lambda: git(path, "log", "--format=%H", "refs/heads/main", "--", *paths)))
@@ -222,6 +255,7 @@ def main() -> None:
     parser.add_argument("--commits", type=int, default=100_000)
     parser.add_argument("--store", type=Path, help="build here, or reuse a store built here before")
     parser.add_argument("--build-only", action="store_true")
+    parser.add_argument("--repack-every", type=int, default=REPACK_EVERY, help="commits between repacks while building")
     args = parser.parse_args()
     temp = None
     path = args.store
@@ -235,7 +269,7 @@ def main() -> None:
         else:
             if path.exists():
                 shutil.rmtree(path)
-            emit(build(path, args.tickets, args.commits))
+            emit(build(path, args.tickets, args.commits, repack_every=args.repack_every))
         if not args.build_only:
             measure(path, args.tickets)
     finally:

@@ -62,6 +62,7 @@ def vocabulary() -> list[str]:
 
 
 def zipf_picker(words: list[str], rng: random.Random):
+    """Return ``pick(k)``: k words drawn with weight 1/rank (Zipf-like)."""
     weights = [1.0 / (rank + 1) for rank in range(len(words))]
     cumulative, total = [], 0.0
     for w in weights:
@@ -102,6 +103,7 @@ def build_store(path: Path, n_tickets: int, n_messages: int, seed: int) -> tuple
 
 
 def make_queries(seed: int) -> list[str]:
+    """Return 200 queries, alternately one and two words (stop words left out)."""
     rng = random.Random(seed + 1)
     from whoosh.analysis import STOP_WORDS
 
@@ -114,6 +116,7 @@ def make_queries(seed: int) -> list[str]:
 
 
 def time_queries(run, queries: list[str]) -> list[float]:
+    """Run each query once; return the times in milliseconds."""
     times = []
     for query in queries:
         start = time.perf_counter()
@@ -123,6 +126,7 @@ def time_queries(run, queries: list[str]) -> list[float]:
 
 
 def fts5_build(corpus, folder: Path):
+    """Build the SQLite FTS5 baseline (porter stemming); return (db, seconds, bytes)."""
     db = sqlite3.connect(str(folder / "fts.sqlite"))
     db.execute("CREATE VIRTUAL TABLE docs USING fts5(t_no UNINDEXED, kind UNINDEXED, content, tokenize='porter')")
     start = time.perf_counter()
@@ -132,11 +136,8 @@ def fts5_build(corpus, folder: Path):
     return db, seconds, (folder / "fts.sqlite").stat().st_size
 
 
-def folder_bytes(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
-
-
 def main() -> None:
+    """Run every measurement once and print one JSON line each."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=20000)
     parser.add_argument("--messages", type=int, default=100000)

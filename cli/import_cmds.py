@@ -20,7 +20,7 @@ def _report(summary, as_json: bool) -> None:
     for where, reason in summary.skipped[:20]:
         click.echo(f"skipped {where}: {reason}", err=True)
     if len(summary.skipped) > 20:
-        click.echo(f"... and {len(summary.skipped) - 20} more skipped", err=True)
+        click.echo(f"... and {len(summary.skipped) - 20} more skipped (--json lists them all)", err=True)
 
 
 def run(ctx: CliContext, kind: str, source: str, as_json: bool, **options) -> None:
@@ -47,7 +47,16 @@ def run(ctx: CliContext, kind: str, source: str, as_json: bool, **options) -> No
 def import_() -> None:
     """Import conversations from other platforms (one commit per source event).
 
-    Re-importing the same source adds nothing.
+    Each source message or event is one commit dated with the source's own time.
+    Re-importing the same source adds nothing; a newer export adds only what is
+    new. A malformed file is reported with file and position after what came
+    before it is imported, and the command exits with 1.
+
+    \b
+    Example:
+      gitstore import email users-2020-07.mbox
+      gitstore import slack export/ --channel-map '*=SLACK-{channel}'
+      gitstore import trello board.json --json
     """
 
 
@@ -63,3 +72,118 @@ def twitter_care(ctx: CliContext, source: str, as_json: bool) -> None:
       gitstore import twitter-care examples/twitter_care_sample.json
     """
     run(ctx, "twitter-care", source, as_json)
+
+
+_AGENT_DOMAIN = click.option(
+    "--agent-domain", "agent_domains", multiple=True, metavar="DOMAIN",
+    help="Senders with an e-mail address in DOMAIN (or a subdomain) are support agents (cs_agent). Repeatable.",
+)
+_CHANNEL_MAP = click.option(
+    "--channel-map", "channel_map", multiple=True, metavar="CHANNEL=T_NO",
+    help="Put CHANNEL's messages into ticket T_NO (created if needed); '*=T_NO' for every other channel; "
+    "'{channel}' in T_NO is replaced by the channel name. Repeatable.",
+)
+_JSON = click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+
+
+@import_.command("email")
+@click.argument("source", type=click.Path(exists=True))
+@_AGENT_DOMAIN
+@_JSON
+@pass_cli
+def email(ctx: CliContext, source: str, agent_domains: tuple[str, ...], as_json: bool) -> None:
+    """Import e-mail: an mbox file or a folder of .eml files.
+
+    Each thread (Message-ID / In-Reply-To / References) becomes a ticket EM-<hash>;
+    a subject tag [T_<T_NO>] (e.g. "Re: printer [T_1001]") puts the thread into
+    ticket <T_NO>. The first sender is the customer, the others agents, unless
+    --agent-domain says who the agents are. Attachments are recorded, not inlined.
+
+    \b
+    Example:
+      gitstore import email support-2020-07.mbox --agent-domain example.org
+      gitstore import email inbox/ --json
+    """
+    run(ctx, "email", source, as_json, agent_domains=agent_domains)
+
+
+@import_.command("slack")
+@click.argument("source", type=click.Path(exists=True, file_okay=False))
+@_CHANNEL_MAP
+@_AGENT_DOMAIN
+@_JSON
+@pass_cli
+def slack(ctx: CliContext, source: str, channel_map: tuple[str, ...], agent_domains: tuple[str, ...], as_json: bool) -> None:
+    """Import a Slack export folder (channels.json, users.json, <channel>/<date>.json).
+
+    Messages become internal messages (platform slack). A ticket tag [T_<T_NO>] in
+    a message (or its thread's first message) decides its ticket, then
+    --channel-map; unmapped messages are reported as skipped.
+
+    \b
+    Example:
+      gitstore import slack export/ --channel-map support=1001 --channel-map '*=SLACK-{channel}'
+    """
+    run(ctx, "slack", source, as_json, channel_map=channel_map, agent_domains=agent_domains)
+
+
+@import_.command("mattermost")
+@click.argument("source", type=click.Path(exists=True))
+@_CHANNEL_MAP
+@_AGENT_DOMAIN
+@_JSON
+@pass_cli
+def mattermost(ctx: CliContext, source: str, channel_map: tuple[str, ...], agent_domains: tuple[str, ...], as_json: bool) -> None:
+    """Import a Mattermost bulk export (JSONL, as 'mmctl export' writes it).
+
+    Posts and replies become internal messages (platform mattermost), mapped to
+    tickets like 'import slack'.
+
+    \b
+    Example:
+      gitstore import mattermost export.jsonl --channel-map town-square=1001
+    """
+    run(ctx, "mattermost", source, as_json, channel_map=channel_map, agent_domains=agent_domains)
+
+
+@import_.command("trello")
+@click.argument("source", type=click.Path(exists=True))
+@click.option(
+    "--stage-map", "stage_map", multiple=True, metavar="LIST=STAGE",
+    help="Workflow stage (trigger|classifier|selection|action|end) of the Trello list named LIST. "
+    "Repeatable; other lists follow the default rules (Done → end, Doing → action, To Do → selection …).",
+)
+@_JSON
+@pass_cli
+def trello(ctx: CliContext, source: str, stage_map: tuple[str, ...], as_json: bool) -> None:
+    """Import a Trello board export (the board's "Export JSON").
+
+    Each card becomes ticket TR-<board>-<card number>; comments are external
+    messages; list moves set workflow_stage and add a progress update.
+
+    \b
+    Example:
+      gitstore import trello board.json --stage-map "Ready for QA=action" --stage-map Shipped=end
+    """
+    run(ctx, "trello", source, as_json, stage_map=stage_map)
+
+
+@import_.command("sgd")
+@click.argument("source", type=click.Path(exists=True))
+@click.option(
+    "--start", default="2019-01-01T00:00:00Z", show_default=True, metavar="TIME",
+    help="ISO 8601 time (with zone) of the synthetic clock: SGD dialogues have no times.",
+)
+@_JSON
+@pass_cli
+def sgd(ctx: CliContext, source: str, start: str, as_json: bool) -> None:
+    """Import Schema-Guided Dialogue files (dialogues_*.json, a file or folder).
+
+    Turns become external messages; labelled states, system actions and service
+    calls become agent_decisions in T.
+
+    \b
+    Example:
+      gitstore import sgd dstc8/dev/
+    """
+    run(ctx, "sgd", source, as_json, start=start)

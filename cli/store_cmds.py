@@ -24,6 +24,9 @@ def init(ctx: CliContext, path: str, bare: bool, as_json: bool) -> None:
     from gitstore import Store
 
     store = Store.init(path, bare=bare, fsync=ctx.fsync)
+    from sync.setup import configure_store  # merge driver; a bare hub gets pre-receive
+
+    configure_store(store.repo, hooks=False)
     head = str(store.head().id)
     if as_json:
         print_json({"path": str(store.path), "bare": bare, "head": head})

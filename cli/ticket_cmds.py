@@ -90,16 +90,32 @@ def ticket_show(ctx: CliContext, t_no: str, at: str | None, as_json: bool) -> No
 
 @ticket.command("list")
 @click.option("--at", "at", metavar="REV", help="List tickets as they were at REV.")
+@click.option("--archived", "with_archived", is_flag=True, help="Include archived tickets (left out by default).")
+@click.option("--status", type=click.Choice(["active", "resolved", "escalated"]), help="Conversation status (from the search index).")
+@click.option("--priority", type=click.Choice(["HIGH", "LOW"], case_sensitive=False), help="Priority (from the search index).")
+@click.option("--assignee", metavar="ID", help="assigned_member (from the search index).")
+@click.option("--stage", type=click.Choice(["trigger", "classifier", "selection", "action", "end"]), help="workflow_stage (from the search index).")
+@click.option("--company", metavar="NAME", help="company_name, any case (from the search index).")
+@click.option("--since", metavar="DATE", help="Created or with a message at/after DATE (from the search index).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of T_NOs.")
 @pass_cli
-def ticket_list(ctx: CliContext, at: str | None, as_json: bool) -> None:
-    """List ticket numbers.
+def ticket_list(ctx: CliContext, at: str | None, with_archived: bool, status, priority, assignee, stage, company, since, as_json: bool) -> None:
+    """List ticket numbers; filters are answered from the search index (HEAD).
 
     \b
     Example:
       gitstore ticket list --json
+      gitstore ticket list --status active --priority HIGH --since "7 days ago"
     """
-    tickets = ctx.store().list_tickets(at=at)
+    filters = dict(status=status, priority=priority, assignee=assignee, stage=stage, company=company, since=since)
+    if any(filters.values()):
+        if at:
+            raise click.UsageError("filters answer from the search index at HEAD; they cannot be combined with --at")
+        from index.tickets import find_tickets
+
+        tickets = find_tickets(ctx.store(), archived=None if with_archived else False, report=lambda line: click.echo(line, err=True), **filters)
+    else:
+        tickets = ctx.store().list_tickets(at=at, archived=None if with_archived else False)
     if as_json:
         print_json(tickets)
     else:

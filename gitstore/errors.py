@@ -82,3 +82,105 @@ class LockTimeout(GitStoreError, TimeoutError):
 
 class ImportFormatError(GitStoreError, ValueError):
     """A source file for an importer is malformed; the message names file and position."""
+
+
+class AccessDenied(GitStoreError, PermissionError):
+    """An actor or agent whose role may not write that file (seed 000 §2.3 access patterns)."""
+
+
+class UnknownAgent(GitStoreError, KeyError):
+    """An agent id that the store's ``agents`` configuration does not know."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "unknown agent"
+
+
+class InvalidTransition(GitStoreError, ValueError):
+    """A workflow stage change outside the configured graph, or to an unknown stage."""
+
+
+class TurnNotFound(GitStoreError, KeyError):
+    """An orchestrator turn id that the ticket does not have."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "turn not found"
+
+
+class TurnStateError(GitStoreError, ValueError):
+    """A turn operation that its state forbids (completing twice, a second open turn)."""
+
+
+class DecisionNotFound(GitStoreError, KeyError):
+    """An agent decision id that the ticket does not have."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "decision not found"
+
+
+class BudgetTooSmall(GitStoreError, ValueError):
+    """A token budget that cannot hold the context's fixed part (header, trigger)."""
+
+
+class RemoteError(GitStoreError, ConnectionError):
+    """A remote that is not configured, cannot be reached, refuses authentication, or is
+    not a gitstore store (sync: ``pull``, ``push``, ``clone``)."""
+
+
+class PushRejected(GitStoreError, RuntimeError):
+    """The server refused to update a ref (non-fast-forward, a hook refusal).
+
+    Attributes:
+        ref: the refused ref, e.g. ``refs/heads/main``.
+        reason: the server's answer (and the hook's output, if any).
+        retryable: True when the remote moved meanwhile (pull, then push again).
+    """
+
+    def __init__(self, ref: str, reason: str, retryable: bool = False):
+        super().__init__(f"push of {ref} rejected: {reason}")
+        self.ref = ref
+        self.reason = reason
+        self.retryable = retryable
+
+
+class MergeConflictError(GitStoreError, RuntimeError):
+    """A merge the semantic rules cannot settle (both sides invalid, inconsistent result).
+
+    Nothing is written. Attributes:
+        problems: one line per problem, each naming the file.
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None):
+        super().__init__(message)
+        self.problems = problems or [message]
+
+
+class UncommittedChangesError(GitStoreError, RuntimeError):
+    """The working tree holds uncommitted edits that an operation would overwrite.
+
+    Attributes:
+        paths: the edited paths (left as they are).
+    """
+
+    def __init__(self, message: str, paths: list[str] | None = None):
+        super().__init__(message)
+        self.paths = paths or []
+
+
+class HookExistsError(GitStoreError, FileExistsError):
+    """A git hook that gitstore did not write is in the way (use ``--force``)."""
+
+
+class InvalidQuery(GitStoreError, ValueError):
+    """A search query or filter that cannot be parsed (bad syntax, unknown field, bad date)."""
+
+
+class ArchivedTicket(GitStoreError, PermissionError):
+    """A write to an archived ticket, which is read-only until unarchived (issue 3)."""
+
+
+class InvalidOption(GitStoreError, ValueError):
+    """A command option with a bad value (a limit below 1, a date that does not parse)."""
+
+
+class HistoryUnavailable(GitStoreError, OSError):
+    """The per-ticket history log (``.git/gitstore/history.sqlite``) cannot be opened."""

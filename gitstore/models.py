@@ -8,6 +8,13 @@ each needed by a later rule and documented here:
   between sites unions these lists by id (ARCHITECTURE.md "Sync between sites").
 - ``Attachment`` gives the seed's free ``attachments`` array a shape: name, content
   type, size in bytes and SHA-256 of the content (issue 6: recorded, never inlined).
+- Issue 7 (agents): T gains ``agent_states``, ``phase_transitions`` and
+  ``orchestrator_turns`` (seeds 001/003); a decision gains ``context_commit`` and
+  ``context``. Seed 000 enumerates ``agent`` (classifier|selector|updates) and
+  ``workflow_stage`` (trigger|classifier|selection|action|end); both are relaxed to
+  validated names (``AgentId``, ``StageName``) because agents and stages are store
+  configuration, checked on every write by ``gitstore.agents`` (the seed's values stay
+  the defaults).
 
 Times are timezone-aware UTC (naive times are refused) and serialise as ISO 8601 with
 ``Z``. ``metadata`` and ``platform_specific`` stay open objects; everything else is
@@ -347,6 +354,7 @@ class WorkflowState(_TicketFile):
     channel: Literal["MATTERMOST", "FLOCK"] = "MATTERMOST"
     assigned_member: str | None = None
     workflow_stage: StageName = "trigger"
+    archived: bool = False  # issue 3: archived tickets are read-only (gitstore/archive.py)
     agent_decisions: list[AgentDecision] = Field(default_factory=list)
     agent_states: dict[AgentId, AgentState] = Field(default_factory=dict)
     phase_transitions: list[PhaseTransition] = Field(default_factory=list)
@@ -357,12 +365,8 @@ class WorkflowState(_TicketFile):
 
     @model_serializer(mode="wrap")
     def _dump_agents(self, handler):  # noqa: ANN001 - pydantic's handler type
-        # Issue 7's fields are left out while empty, so files written before them stay
-        # canonical; agent_states is written with sorted agent ids.
+        # issue 7: agent_states is written with sorted agent ids (deterministic bytes)
         data = handler(self)
-        for key in ("agent_states", "phase_transitions", "orchestrator_turns"):
-            if key in data and not data[key]:
-                del data[key]
         if "agent_states" in data:
             data["agent_states"] = {k: data["agent_states"][k] for k in sorted(data["agent_states"])}
         return data

@@ -230,7 +230,10 @@ class Store:
         from .history import for_store
 
         index = for_store(self)
-        dates = (lambda when, label: index.commit_at(t_no, when, label)) if t_no is not None else None
+        if t_no is not None:
+            dates = lambda when, label: index.commit_at(t_no, when, label)  # noqa: E731
+        else:
+            dates = index.store_commit_at
         return resolve_commit(self.repo, rev, self.head(), dates, index.commits_with_prefix)
 
     def read(self, t_no: str, at: str | pygit2.Commit | None = None) -> TicketFiles:

@@ -4,9 +4,16 @@ An importer reads a source and yields ``ImportEvent``s in source order; each eve
 one synchronized update (one commit) with the source's own time as author date. The
 runner sorts events by time (stable), skips events already imported (dedup by the ids
 the event carries: message ids, decision ids, progress-update ids, kept in the ticket
-files), writes the rest under one writer lock (``Store.batch``: one checkout at the
-end), and returns an ``ImportSummary``. A malformed source raises ImportFormatError
-naming file and position *after* the events read before it were written.
+files), writes the rest under one writer lock (``Store.batch``) with the bulk write
+path (``bulkwrite.BulkWriter``: one commit per event, the working tree caught up once at
+the end), and returns an ``ImportSummary``. A malformed source raises
+ImportFormatError naming file and position *after* the events read before it were
+written; a record is parsed whole before any of its events is yielded, so nothing of a
+broken record is committed.
+
+An event's ``update`` may be a callable that builds the update: it is called only when
+the event is not a duplicate, so a re-import skips the costly decoding (for example of
+MIME bodies) of everything already imported.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterator
 
 from ..errors import GitStoreError, ImportFormatError
 
@@ -35,15 +42,26 @@ class ImportEvent:
             does not exist yet (client_name, company_name, platform, …).
         summary: the commit's summary line.
         actor: who acted in the source (commit author); the runner's actor if None.
+        create_update: further ``update_data`` applied only if this event creates the
+            ticket (for example the I file's ``platforms``).
+        where: the source position (``file:line`` or ``file#record``) for reports.
+        messages: how many source messages the event carries (for throughput figures
+            and the summary; the messages in ``update`` when 0 and it is a dict).
+        cs_agents: support agents to add to the E file's ``participants.cs_agents``
+            (merged with those already listed, never replacing them).
     """
 
     t_no: str
     when: datetime
-    update: dict[str, Any]
+    update: dict[str, Any] | Callable[[], dict[str, Any]]
     ids: tuple[str, ...]
     create: dict[str, Any] | None = None
     summary: str | None = None
     actor: str | None = None
+    create_update: dict[str, Any] | None = None
+    where: str | None = None
+    messages: int = 0
+    cs_agents: tuple[str, ...] = ()
 
 
 @dataclass
@@ -57,6 +75,9 @@ class ImportSummary:
         duplicates: events skipped because they were imported before.
         skipped: ``(source position, reason)`` of records not imported.
         error: the format error that stopped the import, if any (also raised).
+        events: events read from the source.
+        messages_read: source messages read (imported, duplicate or skipped).
+        seconds: wall time of the whole import.
     """
 
     tickets_created: list[str] = field(default_factory=list)
@@ -66,6 +87,9 @@ class ImportSummary:
     duplicates: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
     error: str | None = None
+    events: int = 0
+    messages_read: int = 0
+    seconds: float = 0.0
 
 
 class Importer(ABC):
@@ -140,11 +164,19 @@ def run_import(store, importer: Importer, source: str | Path, *, actor: str, pro
         importer: the importer to read the source with.
         source: file or folder.
         actor: commit author for events that name none.
-        progress: show a tqdm progress bar on a terminal.
+        progress: show a tqdm progress bar (only on a terminal).
 
     Returns:
-        The summary. Raises ImportFormatError after writing what came before it.
+        The summary (tickets created/updated, messages added, duplicates, skipped
+        records with reasons, seconds).
+
+    Raises:
+        ImportFormatError: the source is malformed; raised after the events read before
+            the broken record were written (the summary is on ``exc.summary``).
     """
+    import time
+
+    started = time.perf_counter()
     summary = ImportSummary()
     events: list[ImportEvent] = []
     error: ImportFormatError | None = None
@@ -154,7 +186,9 @@ def run_import(store, importer: Importer, source: str | Path, *, actor: str, pro
     except ImportFormatError as exc:
         error = exc
     events.sort(key=lambda e: e.when)
+    summary.events = len(events)
     _write_events(store, events, summary, actor, progress)
+    summary.seconds = round(time.perf_counter() - started, 3)
     if error is not None:
         summary.error = str(error)
         error.summary = summary  # type: ignore[attr-defined]
@@ -162,69 +196,54 @@ def run_import(store, importer: Importer, source: str | Path, *, actor: str, pro
     return summary
 
 
-def _write_events(store, events: Iterable[ImportEvent], summary: ImportSummary, actor: str, progress: bool) -> None:
+def _message_count(event: ImportEvent) -> int:
+    if event.messages or callable(event.update):
+        return event.messages
+    return sum(len(event.update.get(k, {}).get("messages", [])) for k in ("E", "I"))
+
+
+def _write_events(store, events: list[ImportEvent], summary: ImportSummary, actor: str, progress: bool) -> None:
     from tqdm import tqdm
 
-    known: dict[str, set[str] | None] = {}
+    from .bulkwrite import BulkWriter
+
     created, updated = set(), set()
-    events = list(events)
-    with store.batch():
-        bar = tqdm(events, desc=f"import", unit="update", disable=None if progress else True, leave=False)
+    with store.batch(), BulkWriter(store) as writer:
+        bar = tqdm(events, desc="import", unit="update", disable=None if progress else True, leave=False)
         for event in bar:
-            ids = known.get(event.t_no, "unread")
-            if ids == "unread":
-                ids = _ticket_ids(store, event.t_no)
-                known[event.t_no] = ids
-            if ids is not None and event.ids and all(i in ids for i in event.ids):
+            where = event.where or event.t_no
+            summary.messages_read += _message_count(event)
+            try:
+                ids = writer.known_ids(event.t_no)
+                if ids is not None and event.ids and all(i in ids for i in event.ids):
+                    summary.duplicates += 1
+                    continue
+                update = event.update() if callable(event.update) else event.update
+                update = _drop_known(update, ids or set())
+                if ids is not None and not update:
+                    summary.duplicates += 1
+                    continue
+                result = writer.write(
+                    event.t_no, update, when=event.when, actor=event.actor or actor,
+                    summary=event.summary or f"Import update of ticket {event.t_no}",
+                    create=event.create, create_update=event.create_update,
+                    cs_agents=event.cs_agents, authorized_as=actor,
+                )
+            except GitStoreError as exc:
+                summary.skipped.append((where, str(exc)))
+                continue
+            if result.commit is None:
                 summary.duplicates += 1
                 continue
-            update = _drop_known(event.update, ids or set())
-            try:
-                if ids is None:
-                    if event.create is None:
-                        summary.skipped.append((event.t_no, "ticket does not exist and the event cannot create it"))
-                        continue
-                    result = store.create_ticket(
-                        event.t_no, **event.create, actor=event.actor or actor,
-                        update_data=update or None, timestamp=event.when,
-                        summary=event.summary or f"Import ticket {event.t_no}",
-                    )
-                    created.add(event.t_no)
-                    known[event.t_no] = ids = set()
-                else:
-                    if not update:
-                        summary.duplicates += 1
-                        continue
-                    result = store.update(
-                        event.t_no, update, actor=event.actor or actor, timestamp=event.when,
-                        summary=event.summary or f"Import update of ticket {event.t_no}",
-                    )
-                    if event.t_no not in created:
-                        updated.add(event.t_no)
-            except GitStoreError as exc:
-                summary.skipped.append((event.t_no, str(exc)))
-                continue
             summary.commits += 1
-            summary.messages_added += sum(len(update.get(k, {}).get("messages", [])) for k in ("E", "I"))
-            for added in result.added.values():
-                ids.update(added)
-            ids.update(event.ids)
+            summary.messages_added += result.messages
+            if result.created:
+                created.add(event.t_no)
+            elif event.t_no not in created:
+                updated.add(event.t_no)
+        bar.close()
     summary.tickets_created = sorted(created)
     summary.tickets_updated = sorted(updated)
-
-
-def _ticket_ids(store, t_no: str) -> set[str] | None:
-    from ..errors import TicketNotFound
-
-    try:
-        files = store.read(t_no)
-    except TicketNotFound:
-        return None
-    ids = {m.message_id for m in files.external.messages}
-    ids |= {m.message_id for m in files.internal.messages}
-    ids |= {p.update_id for p in files.internal.progress_updates}
-    ids |= {d.decision_id for d in files.workflow.agent_decisions}
-    return ids
 
 
 def _drop_known(update: dict, ids: set[str]) -> dict:
@@ -232,10 +251,13 @@ def _drop_known(update: dict, ids: set[str]) -> dict:
     id_keys = {"messages": "message_id", "progress_updates": "update_id", "agent_decisions": "decision_id"}
     out: dict[str, Any] = {}
     for kind, changes in update.items():
+        if not isinstance(changes, dict):
+            out[kind] = changes
+            continue
         kept = {}
         for key, value in changes.items():
-            if key in id_keys:
-                items = [i for i in value if i.get(id_keys[key]) not in ids]
+            if key in id_keys and isinstance(value, list):
+                items = [i for i in value if not isinstance(i, dict) or i.get(id_keys[key]) not in ids]
                 if items:
                     kept[key] = items
             else:

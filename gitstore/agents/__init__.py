@@ -1,0 +1,46 @@
+"""Agents on the store (issue 7): per-agent views, contexts under token budgets,
+reproducible decisions, the workflow state machine, orchestrator turns and roles.
+
+Seeds 001, 003 and 002 describe automated agents (classifier, selector, updater, an
+orchestrator routing between them) working on a shared conversation; seed 000 names
+them on tickets (``agent_decisions``, ``workflow_stage``). Everything an agent does
+here is one synchronized update (one commit) of the ticket, and the exact context an
+agent saw when it decided can be rebuilt later (``decision_context``).
+
+Example:
+    >>> from gitstore import Store
+    >>> from gitstore.agents import build_context, record_decision
+    >>> store = Store.open("demo")                                    # doctest: +SKIP
+    >>> ctx = build_context(store, "1001", "classifier", max_tokens=4000)  # doctest: +SKIP
+    >>> record_decision(store, "1001", "classifier", {"priority": "HIGH"}, 0.9,
+    ...                 seen=ctx.commit, max_tokens=4000)             # doctest: +SKIP
+"""
+
+from .context import AgentContext, build_context
+from .decisions import DecisionResult, confirm_decision, decision_context, record_decision
+from .roles import ROLES, load_access, set_role
+from .tokens import get_tokenizer
+from .turns import complete, routing_context, start_turn
+from .views import mark_processed
+from .workflow import PRESETS, configure_workflow, load_workflow, set_stage
+
+__all__ = [
+    "AgentContext",
+    "DecisionResult",
+    "PRESETS",
+    "ROLES",
+    "build_context",
+    "complete",
+    "configure_workflow",
+    "confirm_decision",
+    "decision_context",
+    "get_tokenizer",
+    "load_access",
+    "load_workflow",
+    "mark_processed",
+    "record_decision",
+    "routing_context",
+    "set_role",
+    "set_stage",
+    "start_turn",
+]

@@ -1,0 +1,204 @@
+"""Orchestrator turns and the routing context (seed 001 "Orchestrator Turn Management",
+seed 003 "Turn Lifecycle").
+
+A turn is one routing decision of the orchestrator: a set of agents it sends the
+ticket to, with a reason. ``start_turn`` opens one (only one turn is open at a time:
+seed 003's ``getCurrentTurn``), ``complete`` records one routed agent's completion, and
+the turn is completed when every routed agent has completed. Each is one synchronized
+update of T (``orchestrator_turns``).
+
+``routing_context`` answers seed 001's ``OrchestratorRoutingContext``: ``user_request``
+(the customer's first message), ``routing_history`` (completed turns) and
+``current_routing`` (the open turn or None), plus ``routing_loop``: the same agent set
+routed ``routing_loop_threshold`` times in a row (``workflow`` configuration, default
+3) with no customer message after the first of those turns started — seed 001 lists
+"avoid routing loops" as an open question; gitstore reports the loop and leaves the
+decision to the orchestrator.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pygit2
+
+from ..errors import TurnNotFound, TurnStateError, ValidationError
+from ..ticket import TicketFiles
+from ..timeutil import format_utc, utc_now
+from .roles import load_access
+from .workflow import load_workflow
+from .writes import write_checked
+
+
+def _turns(files: TicketFiles) -> list[dict[str, Any]]:
+    return [t.model_dump(mode="json") for t in files.workflow.orchestrator_turns]
+
+
+def start_turn(
+    store,
+    t_no: str,
+    agents: list[str],
+    reason: str,
+    *,
+    actor: str,
+    agent: str | None = "orchestrator",
+) -> tuple[str, Any]:
+    """Open an orchestrator turn routing ``t_no`` to ``agents``.
+
+    Args:
+        agents: distinct configured agent ids, at least one.
+        reason: why the orchestrator routes there (non-empty).
+        actor: commit author; ``agent``: the orchestrator's agent id (``Agent:`` trailer).
+
+    Returns:
+        ``(turn_id, CommitResult)``.
+
+    Raises:
+        ValidationError: no agents, duplicates, or an empty reason.
+        UnknownAgent: an agent that is not configured.
+        TurnStateError: another turn is still open.
+        TicketNotFound.
+    """
+    if not agents or not isinstance(agents, (list, tuple)):
+        raise ValidationError("a turn routes to at least one agent")
+    if len(set(agents)) != len(agents):
+        raise ValidationError(f"a turn routes to distinct agents, got {list(agents)}")
+    if not isinstance(reason, str) or not reason.strip():
+        raise ValidationError("a turn needs a reason")
+    access = load_access(store)
+    for name in agents:
+        access.agent_role(name)
+    turn_id = "turn_" + uuid.uuid4().hex[:16]
+
+    def make(files: TicketFiles, head: pygit2.Commit):
+        turns = _turns(files)
+        open_turns = [t["turn_id"] for t in turns if not t["is_completed"]]
+        if open_turns:
+            raise TurnStateError(f"turn {open_turns[-1]} of ticket {t_no} is still open: complete it first")
+        turns.append({
+            "turn_id": turn_id,
+            "timestamp": format_utc(utc_now()),
+            "actor": actor,
+            "stage": files.workflow.workflow_stage,
+            "agents": list(agents),
+            "reason": reason,
+            "completions": [],
+            "is_completed": False,
+        })
+        return {"T": {"orchestrator_turns": turns}}, {"Turn": f"{turn_id} start {','.join(agents)}"}, \
+            f"Route ticket {t_no} to {', '.join(agents)}"
+
+    result = write_checked(store, t_no, make, actor=actor, agent=agent)
+    return turn_id, result
+
+
+def complete(store, t_no: str, turn_id: str, agent: str, summary: str, *, actor: str | None = None):
+    """Record that ``agent`` completed its part of turn ``turn_id``.
+
+    The turn is marked completed (``is_completed``, ``completed_at``) when every routed
+    agent has completed.
+
+    Returns:
+        The ``CommitResult``.
+
+    Raises:
+        TurnNotFound: no such turn.
+        TurnStateError: the agent was not routed in the turn, or already completed it
+            (which includes completing a completed turn).
+        UnknownAgent, TicketNotFound.
+    """
+    load_access(store).agent_role(agent)
+    if not isinstance(summary, str):
+        raise ValidationError("a completion needs a summary text")
+
+    def make(files: TicketFiles, head: pygit2.Commit):
+        turns = _turns(files)
+        turn = next((t for t in turns if t["turn_id"] == turn_id), None)
+        if turn is None:
+            raise TurnNotFound(f"ticket {t_no} has no turn {turn_id!r}")
+        if agent not in turn["agents"]:
+            raise TurnStateError(f"agent {agent} was not routed in turn {turn_id} (routed: {', '.join(turn['agents'])})")
+        if any(c["agent"] == agent for c in turn["completions"]):
+            raise TurnStateError(f"agent {agent} already completed turn {turn_id}")
+        now = format_utc(utc_now())
+        turn["completions"].append({"agent": agent, "timestamp": now, "actor": actor or agent, "summary": summary})
+        done = {c["agent"] for c in turn["completions"]} >= set(turn["agents"])
+        if done:
+            turn["is_completed"] = True
+            turn["completed_at"] = now
+        state = "completed" if done else "in progress"
+        return {"T": {"orchestrator_turns": turns}}, {"Turn": f"{turn_id} {agent} done, turn {state}"}, \
+            f"Agent {agent} completed turn {turn_id} on ticket {t_no}"
+
+    return write_checked(store, t_no, make, actor=actor or agent, agent=agent)
+
+
+def _entry(turn) -> dict[str, Any]:
+    return {
+        "turn_id": turn.turn_id,
+        "timestamp": format_utc(turn.timestamp),
+        "stage": turn.stage,
+        "agents": list(turn.agents),
+        "reason": turn.reason,
+        "completions": [
+            {"agent": c.agent, "timestamp": format_utc(c.timestamp), "summary": c.summary} for c in turn.completions
+        ],
+        "is_completed": turn.is_completed,
+        "completed_at": format_utc(turn.completed_at) if turn.completed_at else None,
+    }
+
+
+def routing_context(store, t_no: str, at: str | None = None) -> dict[str, Any]:
+    """Return the orchestrator's routing context (seed 001 ``OrchestratorRoutingContext``).
+
+    Returns:
+        ``{"user_request": str | None, "routing_history": [turn…],
+        "current_routing": turn | None, "routing_loop": {"detected", "agents",
+        "count", "threshold"}}``; a turn is ``{turn_id, timestamp, stage, agents,
+        reason, completions[{agent, timestamp, summary}], is_completed,
+        completed_at}``.
+
+    Raises:
+        TicketNotFound, RevisionNotFound.
+    """
+    commit = store.resolve(at)
+    files = store.read(t_no, at=commit)
+    threshold = load_workflow(store, at=str(commit.id)).routing_loop_threshold
+    customer = [m for m in files.external.messages if m.sender == "customer"]
+    first = min(customer, key=lambda m: (m.timestamp, m.message_id)) if customer else None
+    turns = sorted(files.workflow.orchestrator_turns, key=lambda t: (t.timestamp, t.turn_id))
+    history = [_entry(t) for t in turns if t.is_completed]
+    current = next((_entry(t) for t in reversed(turns) if not t.is_completed), None)
+    return {
+        "user_request": first.content if first else None,
+        "routing_history": history,
+        "current_routing": current,
+        "routing_loop": detect_loop(turns, [m.timestamp for m in customer], threshold),
+    }
+
+
+def detect_loop(turns: list, customer_times: list, threshold: int) -> dict[str, Any]:
+    """Find a routing loop at the end of ``turns`` (ordered by start time).
+
+    The streak is the run of latest turns routed to the same agent set; it is cut at a
+    turn started after a customer message that arrived after the previous turn of the
+    run started (a new customer message is new input, not a loop); a customer message
+    after the latest turn started means the next routing has new input, so no loop.
+
+    Returns:
+        ``{"detected": bool, "agents": [..] | None, "count": int, "threshold": int}``.
+    """
+    if not turns:
+        return {"detected": False, "agents": None, "count": 0, "threshold": threshold}
+    last = sorted(turns[-1].agents)
+    count = 1
+    for index in range(len(turns) - 2, -1, -1):
+        earlier, later = turns[index], turns[index + 1]
+        if sorted(earlier.agents) != last:
+            break
+        if any(earlier.timestamp < t <= later.timestamp for t in customer_times):
+            break
+        count += 1
+    fresh_input = any(t > turns[-1].timestamp for t in customer_times)
+    return {"detected": count >= threshold and not fresh_input, "agents": last, "count": count, "threshold": threshold}

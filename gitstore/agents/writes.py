@@ -1,0 +1,79 @@
+"""Read-check-write for agent-layer updates, tied together by the version read.
+
+Agent bookkeeping lives in fields that ``Store.update`` replaces whole
+(``agent_states``, ``orchestrator_turns``, ``phase_transitions``), so every such update
+is computed from the ticket as read at some HEAD and written with that HEAD as
+``expected_version``: if the ticket changed in between, nothing is written and the
+update is computed again from the new state (seed 002 optimistic locking), at most
+``ATTEMPTS`` times.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pygit2
+
+from ..errors import ConflictError
+from ..ticket import TicketFiles
+
+ATTEMPTS = 8
+
+
+def write_checked(
+    store,
+    t_no: str,
+    make_update: Callable[[TicketFiles, pygit2.Commit], tuple[dict[str, Any], dict[str, str] | None, str]],
+    *,
+    actor: str,
+    agent: str | None = None,
+    expected_version: str | None = None,
+):
+    """Compute an update from the ticket at HEAD and commit it if the ticket is unchanged.
+
+    Args:
+        make_update: ``(files, head) → (update_data, trailers, summary)``; it may raise
+            to refuse (nothing is written).
+        expected_version: if given, a change since that version raises ConflictError
+            instead of recomputing.
+
+    Returns:
+        The ``CommitResult`` of the one commit written.
+
+    Raises:
+        ConflictError: still conflicting after ``ATTEMPTS`` tries, or the ticket changed
+            since ``expected_version``.
+        Whatever ``make_update`` or ``Store.update`` raise.
+    """
+    for attempt in range(ATTEMPTS):
+        head = store.head()
+        files = store.read(t_no, at=head)
+        if expected_version is not None:
+            store._check_version(t_no, expected_version, head, _blobs(store, t_no, head))
+        update_data, trailers, summary = make_update(files, head)
+        try:
+            return store.update(
+                t_no,
+                update_data,
+                actor=actor,
+                agent=agent,
+                expected_version=str(head.id),
+                summary=summary,
+                trailers=trailers,
+            )
+        except ConflictError:
+            if attempt == ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _blobs(store, t_no: str, head: pygit2.Commit) -> dict:
+    from .. import layout
+
+    out = {}
+    for kind, path in layout.ticket_paths(t_no).items():
+        try:
+            out[kind] = head.tree[path].id
+        except KeyError:
+            out[kind] = None
+    return out

@@ -1,0 +1,124 @@
+"""The audit log over the whole store (``gitstore log``), built from commit trailers.
+
+Every commit gitstore writes carries ``Ticket:``, ``Files:``, ``Actor:`` and, for
+automated agents, ``Agent:`` trailers (ARCHITECTURE.md, write path step 4). The log
+reads them from the per-ticket log's ``commits`` table (``history``), which is caught
+up with the branch before each call, so a filter by ticket, actor, agent or time is an
+indexed query and entries stream out newest first in constant memory (rows are fetched
+500 at a time), even on 100,000 commits.
+
+Times: ``since``/``until`` compare with the author date (the update's time; imports keep
+the source's original time there), inclusive at both ends.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Iterator
+
+from .errors import InvalidOption
+from .history import _utc, iter_commits
+from .layout import validate_t_no
+from .revisions import parse_date
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One commit of the audit log.
+
+    Attributes:
+        commit: the commit id (40 hex digits).
+        time: the update's time (author date, aware UTC).
+        committed: when the commit was written (committer date, aware UTC).
+        actor: ``Actor:`` trailer (else the author name).
+        agent: ``Agent:`` trailer or None.
+        tickets: the tickets whose files the commit changed (from the tree diff).
+        files: the ``Files:`` trailer's file names (what really changed).
+        summary: the commit message's first line.
+        trailers: every trailer of the message (``Rollback-To``, ``Reason``, …).
+    """
+
+    commit: str
+    time: datetime
+    committed: datetime
+    actor: str
+    agent: str | None
+    tickets: list[str]
+    files: list[str]
+    summary: str
+    trailers: dict[str, str] = field(default_factory=dict)
+
+
+def _date(text: str | datetime | None, option: str) -> int | None:
+    if text is None:
+        return None
+    when = text if isinstance(text, datetime) else parse_date(text)
+    if when is None:
+        raise InvalidOption(f"invalid {option} date {text!r}: use e.g. 2026-11-01, 2026-11-01T12:00Z or '3 days ago'")
+    return int(when.timestamp())
+
+
+def audit_log(
+    store: Any,
+    *,
+    ticket: str | None = None,
+    actor: str | None = None,
+    agent: str | None = None,
+    since: str | datetime | None = None,
+    until: str | datetime | None = None,
+) -> Iterator[LogEntry]:
+    """Stream the store's commits, newest first, filtered by trailer values and time.
+
+    Args:
+        store: an open ``Store``.
+        ticket: only commits that changed this ticket's files.
+        actor: only commits whose ``Actor:`` (else author name) equals this.
+        agent: only commits whose ``Agent:`` trailer equals this.
+        since, until: author-date bounds, inclusive: a datetime or text that
+            ``dateparser`` understands (``2026-11-01``, ``3 days ago``; UTC when no zone).
+
+    Yields:
+        ``LogEntry`` values, newest first (children before parents).
+
+    Raises:
+        InvalidOption: a date that does not parse, or ``since`` after ``until``.
+        InvalidTicketNumber: malformed ``ticket``.
+    """
+    if ticket is not None:
+        validate_t_no(ticket)
+    low, high = _date(since, "--since"), _date(until, "--until")
+    if low is not None and high is not None and low > high:
+        raise InvalidOption(f"--since {since!r} is after --until {until!r}")
+    where, params = ["1=1"], []
+    if actor is not None:
+        where.append("c.actor = ?")
+        params.append(actor)
+    if agent is not None:
+        where.append("c.agent = ?")
+        params.append(agent)
+    if low is not None:
+        where.append("c.author_time >= ?")
+        params.append(low)
+    if high is not None:
+        where.append("c.author_time <= ?")
+        params.append(high)
+    rows = iter_commits(store, " AND ".join(where), tuple(params), ticket=ticket)
+    return (_log_entry(row) for row in rows)
+
+
+def _log_entry(row: tuple) -> LogEntry:
+    trailers = json.loads(row[6])
+    files = [name.strip() for name in trailers.get("Files", "").split(",") if name.strip()]
+    return LogEntry(
+        commit=row[0],
+        time=_utc(row[1]),
+        committed=_utc(row[2]),
+        actor=row[3],
+        agent=row[4],
+        tickets=json.loads(row[7]),
+        files=files,
+        summary=row[5],
+        trailers=trailers,
+    )

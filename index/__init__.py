@@ -1,0 +1,48 @@
+"""Full-text search over every conversation: a Whoosh index derived from commits.
+
+The index lives in ``.git/gitstore/index/`` (never committed), holds one document per
+message of the E and I files and one per ticket's workflow state (T file), and records
+the commit it reflects and its schema version (ARCHITECTURE.md "Search"). Opening it
+catches up from that commit to HEAD by a tree diff; writes through the gitstore API
+update it in the same process (``subscribe``); ``watch`` keeps it fresh while people
+and other programs use plain git.
+
+Importing this package is cheap: Whoosh is imported by the modules that use it.
+
+Example:
+    >>> from gitstore import Store
+    >>> from index import SearchIndex, search
+    >>> store = Store.open("demo")                                # doctest: +SKIP
+    >>> ix = SearchIndex.open(store, create=True)                 # doctest: +SKIP
+    >>> search(ix, "printer AND broken", role="customer_facing")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "SearchIndex": "index.store_index",
+    "IndexStatus": "index.store_index",
+    "TicketChange": "index.documents",
+    "search": "index.search",
+    "SearchResults": "index.search",
+    "Hit": "index.search",
+    "find_tickets": "index.tickets",
+    "subscribe_index": "index.subscriber",
+    "IndexSubscriber": "index.subscriber",
+    "Watcher": "index.watcher",
+    "ROLES": "index.roles",
+    "index_exists": "index.paths",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'index' has no attribute {name!r}")
+    return getattr(import_module(module), name)
+
+
+__all__ = sorted(_EXPORTS)

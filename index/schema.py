@@ -1,0 +1,83 @@
+"""The Whoosh schema of the search index and its version.
+
+One document per message of an E or I file, one per ticket's workflow state (T file,
+plus E's ``conversation_status``), told apart by ``kind`` (``external``, ``internal``,
+``workflow``). Text fields use Whoosh's stemming analyzer (``printers`` finds
+``printer``); times are DATETIME (naive UTC, Whoosh's convention); identifiers are ID
+fields. Identifier fields people type in filters (``sender_id``, ``platform``,
+``priority`` …) are lowercased when indexed and when queried, so ``priority:high`` and
+``--sender-id AnaR`` match whatever case the data used.
+
+Change ``SCHEMA_VERSION`` whenever the fields or the document content change: an index
+recorded with another version is rebuilt on open (ARCHITECTURE.md "Search").
+"""
+
+from __future__ import annotations
+
+from .compat import whoosh
+
+SCHEMA_VERSION = 1
+"""Version of the index layout written by this code (recorded in ``state.json``)."""
+
+KIND_NAMES = {"E": "external", "I": "internal", "T": "workflow"}
+"""Ticket file kind letter → the ``kind`` value of its documents."""
+
+LOWERCASE_FIELDS = frozenset(
+    {"sender", "sender_id", "platform", "message_type", "priority", "channel", "assignee", "stage", "status", "company"}
+)
+"""ID fields whose terms are lowercased (indexing and querying alike)."""
+
+FIELD_ALIASES = {"t_no": ["ticket"], "content": ["text"]}
+"""Extra names accepted in the query language: ``ticket:TW-1`` means ``t_no:TW-1``."""
+
+
+def _lower_id():
+    from whoosh.analysis import IDTokenizer, LowercaseFilter
+
+    return whoosh.fields.ID(stored=True, analyzer=IDTokenizer() | LowercaseFilter())
+
+
+def make_schema():
+    """Return the Whoosh ``Schema`` of the index.
+
+    Fields (all stored, for hits and snippets):
+
+    - ``doc_key`` (unique ID): ``E:<T_NO>:<message_id>``, ``I:<T_NO>:<message_id>`` or
+      ``T:<T_NO>``.
+    - ``t_no`` (ID, column), ``kind`` (ID, column), ``message_id`` (ID).
+    - ``sender`` (role: customer, cs_agent, technical_member), ``sender_id``,
+      ``platform`` (E: the conversation's platform; I: the message's), ``message_type``.
+    - ``time`` (DATETIME): the message's timestamp; for a workflow document the
+      ticket's ``card_create_timestamp``.
+    - ``content`` (TEXT, stemming, phrases): the message text; for a workflow document
+      client and company names, assignee and the agent decisions' text.
+    - workflow only: ``client_name`` (TEXT), ``company`` (lowercase ID) and
+      ``company_name`` (stored), ``priority``, ``channel``, ``assignee``
+      (assigned_member), ``stage`` (workflow_stage), ``status`` (E's
+      conversation_status), ``resolved`` and ``archived`` (BOOLEAN).
+    """
+    from whoosh.analysis import StemmingAnalyzer
+    from whoosh.fields import BOOLEAN, DATETIME, ID, STORED, TEXT, Schema
+
+    return Schema(
+        doc_key=ID(stored=True, unique=True),
+        t_no=ID(stored=True, sortable=True),
+        kind=ID(stored=True, sortable=True),
+        message_id=ID(stored=True),
+        sender=_lower_id(),
+        sender_id=_lower_id(),
+        platform=_lower_id(),
+        message_type=_lower_id(),
+        time=DATETIME(stored=True),
+        content=TEXT(analyzer=StemmingAnalyzer(), stored=True, phrase=True),
+        client_name=TEXT(analyzer=StemmingAnalyzer(), stored=True, phrase=False),
+        company=_lower_id(),
+        company_name=STORED(),
+        priority=_lower_id(),
+        channel=_lower_id(),
+        assignee=_lower_id(),
+        stage=_lower_id(),
+        status=_lower_id(),
+        resolved=BOOLEAN(stored=True),
+        archived=BOOLEAN(stored=True),
+    )

@@ -1,0 +1,347 @@
+"""Ranked search over the index, filtered by the caller's role (``gitstore search``).
+
+Hits are ranked by BM25F (Whoosh's default), labelled with their ticket, and carry a
+highlighted snippet (matched words between ``**``), time, sender and kind. Documents
+of kinds the role may not see (``roles``) are masked inside the search, so they count
+nowhere: not in hits, snippets, ``total`` or ``facets``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .query import parse_query, parse_when, term, time_range
+from .roles import check_role, default_role, hidden_kinds
+
+SNIPPET_CHARS = 200
+"""Longest snippet fragment, in characters."""
+TICKET_LOOKUPS = 500
+"""Above this many tickets, a status/priority filter scans the ``t_no`` column once
+instead of looking each ticket's documents up."""
+
+
+@dataclass
+class Hit:
+    """One search hit.
+
+    Attributes:
+        rank: 1-based position.
+        score: BM25F score.
+        t_no: the ticket.
+        kind: ``external``, ``internal`` or ``workflow``.
+        message_id: the message (None for a workflow document).
+        time: UTC ISO 8601 (message time; ticket creation for workflow documents).
+        sender, sender_id: who wrote the message (None for workflow documents).
+        platform: the message's platform.
+        snippet: text around the matched words, matches between ``**``.
+    """
+
+    rank: int
+    score: float
+    t_no: str
+    kind: str
+    message_id: str | None
+    time: str | None
+    sender: str | None
+    sender_id: str | None
+    platform: str | None
+    snippet: str
+
+
+@dataclass
+class SearchResults:
+    """The answer to one search.
+
+    Attributes:
+        query: the query text.
+        role: the role the search ran with.
+        total: documents matching (visible to the role), not only those returned.
+        hits: the best ``limit`` hits, best first.
+        facets: ``{"kind": {kind: count}}`` over all visible matches.
+        commit: the commit the index reflected when searched.
+        notices: what the index did on its own meanwhile (rebuilt, skipped a file).
+    """
+
+    query: str
+    role: str
+    total: int
+    hits: list[Hit] = field(default_factory=list)
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    commit: str | None = None
+    notices: list[str] = field(default_factory=list)
+
+    def by_ticket(self) -> list[tuple[str, list[Hit]]]:
+        """Group hits by ticket, tickets in order of their best hit."""
+        groups: dict[str, list[Hit]] = {}
+        for hit in self.hits:
+            groups.setdefault(hit.t_no, []).append(hit)
+        return list(groups.items())
+
+
+def _format_time(value: Any) -> str | None:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None).isoformat() + "Z"
+    return None
+
+
+def _formatter():
+    """Whoosh highlight formatter: matched words between ``**``, fragments joined by `` … ``."""
+    from whoosh.highlight import Formatter
+
+    class Marks(Formatter):
+        between = " … "
+
+        def format_token(self, text, token, replace=False):
+            return "**" + self._text(token.text if replace else text[token.startchar : token.endchar]) + "**"
+
+    return Marks()
+
+
+def _snippet(hit) -> str:
+    text = hit.get("content") or ""
+    snippet = ""
+    try:
+        snippet = hit.highlights("content", text=text, top=2)
+    except Exception:  # highlighting is cosmetic; fall back to the text's start
+        snippet = ""
+    if not snippet:
+        flat = " ".join(text.split())
+        snippet = flat[:SNIPPET_CHARS] + ("…" if len(flat) > SNIPPET_CHARS else "")
+    return " ".join(snippet.split())
+
+
+def _kind_sets(index, searcher) -> dict[str, set[int]]:
+    """Docnums of each kind, computed once per searcher generation and kept."""
+    cached = getattr(index, "_kind_sets_cache", None)
+    if cached is not None and cached[0] is searcher:
+        return cached[1]
+    sets = {k: set(searcher.docs_for_query(term("kind", k))) for k in ("external", "internal", "workflow")}
+    index._kind_sets_cache = (searcher, sets)
+    return sets
+
+
+def _kind_counts(index, searcher, parsed, filter_docs, hidden) -> dict[str, int]:
+    """Count every match per kind (not only the hits returned), leaving hidden kinds out.
+
+    Matching without scoring, then set intersections: the ranked top hits come from
+    Whoosh's optimised collector, which never visits every match.
+    """
+    matched = set(searcher.docs_for_query(parsed))
+    if filter_docs is not None:
+        matched &= filter_docs if isinstance(filter_docs, set) else set(searcher.docs_for_query(filter_docs))
+    counts = {}
+    for kind, docs in sorted(_kind_sets(index, searcher).items()):
+        if kind in hidden:
+            continue
+        count = len(matched & docs)
+        if count:
+            counts[kind] = count
+    return counts
+
+
+def _ticket_filter(searcher, status: str | None, priority: str | None):
+    """Return the docnums of every document of tickets with this status/priority."""
+    from whoosh.query import And
+
+    parts = [term("kind", "workflow")]
+    if status:
+        parts.append(term("status", status))
+    if priority:
+        parts.append(term("priority", priority))
+    reader = searcher.reader()
+    column = reader.column_reader("t_no")
+    tickets = {column[docnum] for docnum in searcher.docs_for_query(And(parts))}
+    if len(tickets) > TICKET_LOOKUPS:  # many tickets: one pass over the t_no column beats many lookups
+        return {d for d in range(reader.doc_count_all()) if column[d] in tickets and not reader.is_deleted(d)}
+    docs: set[int] = set()
+    for t_no in tickets:
+        docs.update(searcher.docs_for_query(term("t_no", t_no)))
+    return docs
+
+
+@dataclass
+class SearchPlan:
+    """A checked search request: what ``prepare`` made of the caller's arguments."""
+
+    query: str
+    role: str
+    parsed: Any
+    filters: list
+    mask: Any
+    status: str | None
+    priority: str | None
+    limit: int
+    hidden: frozenset = frozenset()
+
+
+def prepare(
+    store,
+    query: str,
+    *,
+    kind: str | None = None,
+    ticket: str | None = None,
+    sender_id: str | None = None,
+    platform: str | None = None,
+    status: str | None = None,
+    priority: str | None = None,
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
+    limit: int = 10,
+    role: str | None = None,
+) -> SearchPlan:
+    """Check a search request without touching the index.
+
+    Args:
+        store: the ``gitstore.Store`` (for the default role).
+        query: Whoosh query language (see ``query``).
+        kind: only ``external``, ``internal`` or ``workflow`` documents.
+        ticket: only this ticket's documents.
+        sender_id: only messages from this sender id (case-insensitive).
+        platform: only this platform (email, trello, web_chat, slack, mattermost, flock).
+        status: only tickets whose conversation_status is this (active, resolved, escalated).
+        priority: only tickets of this priority (HIGH, LOW).
+        since, until: only documents timed in [since, until] (aware datetimes or text
+            such as ``2020-03-01`` or ``3 days ago``; UTC when no zone is given).
+        limit: hits returned (1–1000).
+        role: ``customer_facing``, ``internal`` or ``admin``; the store's
+            ``search.default_role`` when None.
+
+    Raises:
+        InvalidQuery: bad query syntax, unknown field, role, kind or date, bad limit.
+    """
+    from gitstore.errors import InvalidQuery
+    from whoosh.query import Or, Term
+
+    role = check_role(role) if role else default_role(store)
+    if kind is not None and kind not in ("external", "internal", "workflow"):
+        raise InvalidQuery(f"unknown kind {kind!r}: use external, internal or workflow")
+    if not 1 <= limit <= 1000:
+        raise InvalidQuery(f"limit must be between 1 and 1000, not {limit}")
+    since_at, until_at = parse_when(since, "--since"), parse_when(until, "--until")
+    parsed = parse_query(query, _schema())
+    filters = []
+    if kind:
+        filters.append(term("kind", kind))
+    if ticket:
+        filters.append(term("t_no", ticket))
+    if sender_id:
+        filters.append(term("sender_id", sender_id))
+    if platform:
+        filters.append(term("platform", platform))
+    window = time_range(since_at, until_at)
+    if window is not None:
+        filters.append(window)
+    hidden = sorted(hidden_kinds(role))
+    mask = Or([Term("kind", k) for k in hidden]) if hidden else None
+    return SearchPlan(query, role, parsed, filters, mask, status, priority, limit, frozenset(hidden))
+
+
+_SCHEMA = None
+
+
+def _schema():
+    global _SCHEMA
+    if _SCHEMA is None:
+        from .schema import make_schema
+
+        _SCHEMA = make_schema()
+    return _SCHEMA
+
+
+def run_search(index, query: str, **options: Any) -> SearchResults:
+    """Search an open ``SearchIndex`` (caught up to HEAD first).
+
+    Args:
+        index: an open ``SearchIndex``.
+        query, options: see ``prepare``.
+
+    Returns:
+        SearchResults.
+
+    Raises:
+        InvalidQuery: see ``prepare``.
+        LockTimeout: the index had to catch up and another writer held it too long.
+    """
+    return execute(index, prepare(index.store, query, **options))
+
+
+def execute(index, plan: SearchPlan) -> SearchResults:
+    """Run a prepared search on an open ``SearchIndex``; rebuilds once if Whoosh fails
+    to read the index (damaged files) and retries.
+
+    Raises:
+        LockTimeout: the index had to catch up and another writer held it too long.
+    """
+    from gitstore.errors import GitStoreError
+    from whoosh.query import And
+
+    query, role, parsed, filters, mask = plan.query, plan.role, plan.parsed, plan.filters, plan.mask
+    status, priority, limit = plan.status, plan.priority, plan.limit
+    for attempt in (1, 2):
+        index.ensure_fresh()
+        try:
+            searcher = index.searcher()
+            filter_docs = None
+            if status or priority:
+                filter_docs = _ticket_filter(searcher, status, priority)
+                if filters:
+                    filter_docs &= set(searcher.docs_for_query(And(filters)))
+                if not filter_docs:  # Whoosh reads an empty filter set as "no filter"
+                    return SearchResults(query, role, 0, [], {"kind": {}}, index.commit, list(index.notices))
+            elif filters:
+                filter_docs = And(filters) if len(filters) > 1 else filters[0]
+            results = searcher.search(parsed, limit=limit, filter=filter_docs, mask=mask)
+            results.fragmenter.maxchars = SNIPPET_CHARS
+            results.fragmenter.surround = 40
+            results.formatter = _formatter()
+            facets = {"kind": _kind_counts(index, searcher, parsed, filter_docs, plan.hidden)}
+            hits = []
+            for position, hit in enumerate(results[:limit], start=1):
+                hits.append(
+                    Hit(
+                        rank=position,
+                        score=round(float(hit.score or 0.0), 4),
+                        t_no=hit["t_no"],
+                        kind=hit["kind"],
+                        message_id=hit.get("message_id"),
+                        time=_format_time(hit.get("time")),
+                        sender=hit.get("sender"),
+                        sender_id=hit.get("sender_id"),
+                        platform=hit.get("platform"),
+                        snippet=_snippet(hit),
+                    )
+                )
+            total = sum(facets["kind"].values())
+            return SearchResults(query, role, total, hits, facets, index.commit, list(index.notices))
+        except GitStoreError:
+            raise
+        except Exception as exc:  # Whoosh failing to read its files: rebuild once, retry
+            if attempt == 2:
+                raise
+            index.recover(exc)
+    raise AssertionError("unreachable")
+
+
+def search(store, query: str, **options: Any) -> SearchResults:
+    """Open the store's index (building or catching it up as needed) and search it.
+
+    Convenience for one-shot callers such as the CLI; long-running processes keep a
+    ``SearchIndex`` open and call ``run_search`` (or ``SearchIndex.search``).
+
+    Args:
+        store: an open ``gitstore.Store``.
+        query, options: see ``prepare``; also ``report`` (called with each notice
+            as it happens) and ``lock_timeout`` (seconds).
+
+    Raises:
+        InvalidQuery, LockTimeout: see ``prepare`` and ``execute``.
+    """
+    from .store_index import SearchIndex
+
+    report = options.pop("report", None)
+    lock_timeout = options.pop("lock_timeout", 30.0)
+    plan = prepare(store, query, **options)
+    with SearchIndex.open(store, report=report, lock_timeout=lock_timeout) as index:
+        return execute(index, plan)

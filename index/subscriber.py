@@ -1,0 +1,100 @@
+"""Keep the index fresh in the process that writes: subscribe it to the store.
+
+The store never imports ``index/`` (ARCHITECTURE.md "The write path", step 7):
+whoever opens both subscribes the index. ``subscribe_index(store)`` registers an
+``IndexSubscriber`` that indexes each committed update right after its commit (new
+messages appended, changed documents replaced). It opens the index only on the first
+commit, so commands that do not write never pay for it. Inside ``Store.batch()`` (bulk
+imports) it defers: one catch-up at ``flush()``/``close()`` replaces thousands of small
+index commits.
+
+An index failure never fails the write it follows: the commit is already durable, the
+index keeps its recorded commit, and the next open catches up by tree diff. The failure
+is reported as a notice.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+log = logging.getLogger("gitstore.index")
+
+
+class IndexSubscriber:
+    """A store subscriber that keeps the search index up to date.
+
+    Args:
+        store: the ``gitstore.Store`` it is subscribed to.
+        report: called with one-line notices (index rebuilt, update deferred …).
+        lock_timeout: seconds to wait for the index writer lock.
+
+    Attributes:
+        changes: every ``TicketChange`` applied through this subscriber.
+        deferred: events seen inside a batch and not yet indexed.
+    """
+
+    def __init__(self, store, *, report: Callable[[str], None] | None = None, lock_timeout: float = 10.0):
+        self.store = store
+        self.report = report
+        self.lock_timeout = lock_timeout
+        self.changes: list = []
+        self.deferred = 0
+        self._index = None
+        self._unsubscribe: Callable[[], None] | None = None
+
+    @property
+    def index(self):
+        """The ``SearchIndex``, opened on first use."""
+        if self._index is None:
+            from .store_index import SearchIndex
+
+            self._index = SearchIndex.open(self.store, catch_up=False, lock_timeout=self.lock_timeout, report=self.report)
+        return self._index
+
+    def __call__(self, event) -> None:
+        """Index one ``CommitEvent`` (or defer it inside a batch)."""
+        if self.store.in_batch:
+            self.deferred += 1
+            return
+        self._guard(lambda: self.changes.extend(self.index.apply_event(event)))
+
+    def flush(self) -> None:
+        """Index what was deferred (one catch-up to HEAD)."""
+        if self.deferred:
+            self.deferred = 0
+            self._guard(lambda: self.changes.extend(self.index.catch_up()))
+
+    def close(self) -> None:
+        """Flush, release the index and unsubscribe."""
+        self.flush()
+        if self._index is not None:
+            self._index.close()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    def _guard(self, action: Callable[[], None]) -> None:
+        try:
+            action()
+        except Exception as exc:  # the commit is durable already: an index failure must not fail it
+            message = f"search index not updated ({' '.join(str(exc).split())}); it catches up on next use"
+            log.warning(message)
+            if self.report is not None:
+                self.report(message)
+
+
+def subscribe_index(store, *, report: Callable[[str], None] | None = None, lock_timeout: float = 10.0) -> IndexSubscriber:
+    """Subscribe the store's search index to its commits; returns the subscriber.
+
+    Call ``close()`` on the subscriber when done (it flushes deferred batch updates).
+
+    Example:
+        >>> sub = subscribe_index(store)                        # doctest: +SKIP
+        >>> store.add_message("1001", "E", sender="customer", sender_id="ana",
+        ...                   content="printer on fire", actor="ana")   # doctest: +SKIP
+        >>> sub.close()                                          # doctest: +SKIP
+    """
+    subscriber = IndexSubscriber(store, report=report, lock_timeout=lock_timeout)
+    subscriber._unsubscribe = store.subscribe(subscriber)
+    return subscriber

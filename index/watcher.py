@@ -1,0 +1,271 @@
+"""``gitstore watch``: keep the index fresh while people and programs use plain git.
+
+A watchdog observer watches the working tree's ``Tickets/`` folder and, in ``.git``,
+the branch refs (``refs/heads/…``, ``packed-refs``, ``HEAD``): a bare store, a plain
+``git commit``, a ``git pull`` or a checkout all move a ref or touch ticket files.
+Everything else under ``.git/`` (objects, the index file, lock files) is ignored.
+
+Events of every type count (created, modified, moved: both ends, deleted), because
+atomic renames and checkouts delete and recreate files. Bursts are debounced per ticket
+(and per ref): a key is handled once it has been quiet for ``debounce`` seconds, or
+``max_wait`` seconds after its first event, whichever comes first. Handling always
+reads *committed* content: the index catches up from its recorded commit to HEAD by a
+tree diff (a person's uncommitted edit changes nothing). A ticket whose committed files
+are invalid is skipped with one log line; the watcher goes on. Each change seen since
+the previous one is reported (``on_change``: ticket, kinds, message ids added) even if
+another process already indexed it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+from gitstore import layout
+
+from .documents import TicketChange
+
+REF_KEY = "@ref"
+TREE_KEY = "@tree"
+IGNORED_EVENT_TYPES = frozenset({"opened", "closed_no_write"})
+
+
+class Watcher:
+    """Watch a store and keep its search index fresh.
+
+    Args:
+        store: an open ``gitstore.Store`` (bare or not).
+        debounce: seconds a ticket's (or the ref's) events must be quiet before it is
+            handled.
+        max_wait: seconds after a key's first event when it is handled anyway.
+        on_change: called with each ``TicketChange`` committed since the last one seen.
+        on_log: called with one-line log messages (index rebuilt, invalid file …).
+        lock_timeout: seconds to wait for the index writer lock per attempt.
+
+    Use as a context manager (``start``/``stop``) around ``run``; ``stop`` joins the
+    observer thread.
+    """
+
+    def __init__(
+        self,
+        store,
+        *,
+        debounce: float = 0.1,
+        max_wait: float = 1.0,
+        on_change: Callable[[TicketChange], None] | None = None,
+        on_log: Callable[[str], None] | None = None,
+        lock_timeout: float = 30.0,
+    ):
+        self.store = store
+        self.debounce = debounce
+        self.max_wait = max_wait
+        self.on_change = on_change
+        self.on_log = on_log or (lambda line: None)
+        self.lock_timeout = lock_timeout
+        self.git_dir = Path(store.repo.path).resolve()
+        self.worktree = Path(store.repo.workdir).resolve() if store.repo.workdir else None
+        self.index = None
+        self.seen: str | None = None
+        self.handled = 0
+        self._pending: dict[str, tuple[float, float]] = {}
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._observer = None
+        self._tickets_watched = False
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        """Open (and catch up) the index, then start the observer thread."""
+        from watchdog.observers import Observer
+
+        from .store_index import SearchIndex
+
+        self.index = SearchIndex.open(self.store, lock_timeout=self.lock_timeout, report=self.on_log)
+        self.seen = str(self.store.head().id)
+        self._observer = Observer()
+        handler = _Handler(self)
+        self._observer.schedule(handler, str(self.git_dir), recursive=False)
+        refs = self.git_dir / "refs" / "heads"
+        refs.mkdir(parents=True, exist_ok=True)
+        self._observer.schedule(handler, str(refs), recursive=True)
+        self._handler = handler
+        self._watch_tickets()
+        self._observer.start()
+        self.on_log(f"watching {self.worktree or self.git_dir} (index at {self.seen[:12]})")
+
+    def _watch_tickets(self) -> None:
+        if self._tickets_watched or self.worktree is None:
+            return
+        tickets = self.worktree / layout.ROOT
+        if tickets.is_dir():
+            self._observer.schedule(self._handler, str(tickets), recursive=True)
+            self._tickets_watched = True
+
+    def stop(self) -> None:
+        """Stop the observer and wait for its thread; close the index."""
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=10)
+            self._observer = None
+        if self.index is not None:
+            self.index.close()
+
+    def __enter__(self) -> "Watcher":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ events
+    def key_for(self, path: str) -> str | None:
+        """Map a file-system path to a debounce key: a T_NO, ``@ref``, ``@tree`` or None."""
+        target = Path(path)
+        try:
+            relative = target.relative_to(self.git_dir).as_posix()
+        except ValueError:
+            relative = None
+        if relative is not None:
+            if relative in ("packed-refs", "HEAD") or (relative.startswith("refs/heads/") and not relative.endswith(".lock")):
+                return REF_KEY
+            return None
+        if self.worktree is None:
+            return None
+        try:
+            relative = target.relative_to(self.worktree).as_posix()
+        except ValueError:
+            return None
+        if relative == ".git" or relative.startswith(".git/"):
+            return None
+        parsed = layout.parse_path(relative)
+        if parsed is not None:
+            return parsed[1]
+        if relative == layout.ROOT or relative.startswith(layout.ROOT + "/"):
+            return TREE_KEY
+        return None
+
+    def notify(self, event) -> None:
+        """Record a watchdog event (called from the observer thread)."""
+        if getattr(event, "event_type", "") in IGNORED_EVENT_TYPES:
+            return
+        paths = [event.src_path, getattr(event, "dest_path", "") or ""]
+        keys = {self.key_for(p if isinstance(p, str) else p.decode()) for p in paths if p}
+        keys.discard(None)
+        if not keys:
+            return
+        now = time.monotonic()
+        with self._cond:
+            for key in keys:
+                first = self._pending.get(key, (now, now))[0]
+                self._pending[key] = (first, now)
+            self._cond.notify_all()
+
+    def _due(self, now: float) -> tuple[list[str], float | None]:
+        due, wait = [], None
+        for key, (first, last) in self._pending.items():
+            ready_at = min(last + self.debounce, first + self.max_wait)
+            if ready_at <= now:
+                due.append(key)
+            else:
+                wait = ready_at - now if wait is None else min(wait, ready_at - now)
+        return due, wait
+
+    # ------------------------------------------------------------------ the loop
+    def run(self, duration: float | None = None) -> None:
+        """Handle events until ``stop()`` is called or ``duration`` seconds passed.
+
+        Ctrl-C (KeyboardInterrupt) ends the loop cleanly.
+        """
+        end = None if duration is None else time.monotonic() + duration
+        try:
+            while not self._stop.is_set():
+                now = time.monotonic()
+                if end is not None and now >= end:
+                    return
+                with self._cond:
+                    due, wait = self._due(now)
+                    for key in due:
+                        del self._pending[key]
+                    if not due:
+                        limit = 0.5 if wait is None else wait
+                        if end is not None:
+                            limit = min(limit, max(0.0, end - now))
+                        self._cond.wait(timeout=limit)
+                        continue
+                self.handle(due)
+        except KeyboardInterrupt:
+            return
+
+    def handle(self, keys: list[str]) -> list[TicketChange]:
+        """Bring the index to HEAD and report what changed since the last report.
+
+        Never raises for a bad file or a busy index: it logs one line, and a busy
+        index is retried after ``debounce``.
+        """
+        from gitstore.errors import GitStoreError, LockTimeout
+
+        self.handled += 1
+        try:
+            self.index.catch_up()
+            head = str(self.store.head().id)
+            changes: list[TicketChange] = []
+            if head != self.seen:
+                previous, self.seen = self.seen, head
+                changes = self.index.plan_changes(previous, head, quiet=True) if self.on_change else []
+            self._watch_tickets()
+        except LockTimeout as exc:
+            self.on_log(f"index busy ({exc}); retrying")
+            now = time.monotonic()
+            with self._cond:
+                self._pending.setdefault(REF_KEY, (now, now))
+            return []
+        except (GitStoreError, OSError, ValueError) as exc:
+            self.on_log(f"could not index {', '.join(keys)}: {' '.join(str(exc).split())}")
+            return []
+        for change in changes:
+            self.on_change(change)
+        return changes
+
+
+def run_watcher(store, *, duration: float | None = None, **options) -> int:
+    """Watch ``store`` until Ctrl-C/SIGTERM (KeyboardInterrupt) or ``duration`` seconds.
+
+    Args:
+        store: an open ``gitstore.Store``.
+        duration: seconds to run; None runs until interrupted.
+        options: ``Watcher`` keyword arguments (debounce, on_change, on_log …).
+
+    Returns:
+        How many times the index was brought up to date.
+    """
+    watcher = Watcher(store, **options)
+    try:
+        watcher.start()
+        watcher.run(duration)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        watcher.stop()
+    return watcher.handled
+
+
+def _handler_base():
+    from watchdog.events import FileSystemEventHandler
+
+    return FileSystemEventHandler
+
+
+class _Handler(_handler_base()):
+    """watchdog handler forwarding every event to ``Watcher.notify``."""
+
+    def __init__(self, watcher: Watcher):
+        super().__init__()
+        self.watcher = watcher
+
+    def on_any_event(self, event) -> None:
+        self.watcher.notify(event)

@@ -1,0 +1,73 @@
+"""``clone``: copy a remote store into a new working (or bare) store, ready to sync."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pygit2
+
+from gitstore.errors import RemoteError, StoreExistsError
+from gitstore.store import Store
+
+from .pull import looks_like_store
+from .remotes import normalise_url, transport_of
+from .setup import SetupReport, configure_store
+from .transport import SyncCallbacks
+
+
+def clone(url: str, path: str | Path, *, bare: bool = False, fsync: bool = True) -> tuple[Store, SetupReport]:
+    """Clone the store at ``url`` into ``path`` (remote ``origin``) and set it up.
+
+    The clone gets the merge driver and the hooks (``pre-commit``, ``post-merge``,
+    ``post-checkout``; ``pre-receive`` when ``bare``), and its working tree is recorded as
+    up to date, so it is a complete store. The search index builds itself on first use.
+
+    Args:
+        url: a path, ``file://``, ``git://``, ``ssh://`` or ``https://`` URL.
+        path: a folder that does not exist or is empty.
+        bare: make a bare clone (a new hub).
+
+    Returns:
+        ``(store, setup report)``.
+
+    Raises:
+        StoreExistsError: ``path`` exists and is not an empty folder.
+        RemoteError: the remote cannot be reached or is not a gitstore store; nothing
+            is left at ``path``.
+    """
+    target = Path(path)
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise StoreExistsError(f"{target} already exists and is not an empty folder")
+    created = not target.exists()
+    source = normalise_url(url)
+    if transport_of(source) == "local" and not Path(source).exists():
+        raise RemoteError(f"cannot clone {url}: no such path")
+    try:
+        repo = pygit2.clone_repository(source, str(target), bare=bare, callbacks=SyncCallbacks(source))
+        if "refs/heads/main" not in repo.references:
+            raise RemoteError(f"{url} is not a gitstore store: it has no refs/heads/main")
+        head = repo.references["refs/heads/main"].peel(pygit2.Commit)
+        if not looks_like_store(repo, head):
+            raise RemoteError(f"{url} is not a gitstore store: its main has no Tickets/ and no gitstore .gitattributes")
+        if repo.head_is_unborn or repo.head.name != "refs/heads/main":
+            repo.set_head("refs/heads/main")
+            if not bare:
+                repo.checkout_head(strategy=pygit2.enums.CheckoutStrategy.FORCE)
+        repo.config["gitstore.version"] = "1"
+        report = configure_store(repo, hooks=True)
+    except (pygit2.GitError, OSError, ValueError, RemoteError) as exc:
+        _remove(target, created)
+        if isinstance(exc, RemoteError):
+            raise
+        raise RemoteError(f"cannot clone {url}: {' '.join(str(exc).split())}") from None
+    store = Store.open(target, fsync=fsync)
+    return store, report
+
+
+def _remove(target: Path, created: bool) -> None:
+    if created:
+        shutil.rmtree(target, ignore_errors=True)
+    elif target.is_dir():
+        for child in target.iterdir():
+            shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink()

@@ -1,0 +1,208 @@
+"""What the git hooks check (``hooks/pre-commit``, ``hooks/pre-receive``).
+
+Both validate only the tickets a commit or push changes: each such ticket's three
+files must be in their folder (``gitstore.layout``), parse against the schemas (seed 000
+§3.1) and pass the cross-file rules (seed 000 §3.2.2, ``gitstore.rules``). A ticket
+whose three files are all deleted is accepted (a deletion). Each problem is one line
+naming the file and the rule.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable, Iterable
+
+import pygit2
+
+from gitstore import layout
+from gitstore.errors import GitStoreError
+from gitstore.rules import cross_file_problems
+from gitstore.ticket import TicketFiles
+
+from .treemerge import changed_paths, empty_tree
+
+ZERO = "0" * 40
+
+
+def ticket_problems(t_no: str, read: Callable[[str], bytes | None]) -> list[str]:
+    """Validate one ticket whose files ``read(path)`` returns (None: absent).
+
+    Returns:
+        One line per problem: ``<path>: <problem> (<rule>)``; empty when valid.
+    """
+    try:
+        paths = layout.ticket_paths(t_no)
+    except GitStoreError as exc:
+        return [f"{t_no}: {exc}"]
+    data = {kind: read(path) for kind, path in paths.items()}
+    if all(v is None for v in data.values()):
+        return []
+    problems = []
+    missing = [paths[k] for k in layout.KINDS if data[k] is None]
+    for path in missing:
+        problems.append(f"{path}: missing; a ticket needs its E, I and T files (seed 000 §2.1)")
+    models = {}
+    for kind, path in paths.items():
+        if data[kind] is None:
+            continue
+        try:
+            models[kind] = layout.loads(kind, data[kind], layout.file_name(kind, t_no))
+        except GitStoreError as exc:
+            for line in getattr(exc, "problems", [str(exc)]):
+                problems.append(f"{path}: {line.split(': ', 1)[-1]} (seed 000 §3.1 schema)")
+    if len(models) == 3:
+        files = TicketFiles(t_no, models["E"], models["I"], models["T"])
+        for name, problem in cross_file_problems(files):
+            kind = name.split("_", 1)[0]
+            problems.append(f"{paths.get(kind, name)}: {problem} (seed 000 §3.2.2 cross-file rules)")
+    return problems
+
+
+def changed_tickets(paths: Iterable[str]) -> tuple[set[str], list[str]]:
+    """Group changed repository paths into T_NOs; also return problems for paths under
+    ``Tickets/`` that are not ticket files or sit in the wrong folder."""
+    tickets: set[str] = set()
+    problems = []
+    for path in sorted(paths):
+        if not path.startswith(layout.ROOT + "/"):
+            continue
+        parsed = layout.parse_path(path)
+        if parsed is None:
+            problems.append(f"{path}: not a ticket file name (E_<T_NO>.json, I_…, T_…) (ARCHITECTURE.md on disk)")
+            continue
+        kind, t_no = parsed
+        try:
+            expected = layout.ticket_path(kind, t_no)
+        except GitStoreError as exc:
+            problems.append(f"{path}: {exc}")
+            continue
+        if expected != path:
+            problems.append(f"{path}: wrong folder, expected {expected} (ARCHITECTURE.md on disk)")
+            continue
+        tickets.add(t_no)
+    return tickets, problems
+
+
+def check_staged(repo: pygit2.Repository, index_file: str | None = None) -> list[str]:
+    """Validate the ticket files staged for a commit (the pre-commit hook).
+
+    Args:
+        repo: the repository (with a working tree).
+        index_file: the index git commits from (``GIT_INDEX_FILE``); ``.git/index``
+            when None.
+
+    Returns:
+        Problems, one line each; empty when the commit may go ahead.
+    """
+    head = None if repo.head_is_unborn else repo.head.peel(pygit2.Commit)
+    head_tree = head.tree if head is not None else empty_tree(repo)
+    if index_file and os.path.abspath(index_file) != os.path.abspath(os.path.join(repo.path, "index")):
+        index = pygit2.Index(index_file)
+        default_index = False
+    else:
+        index = repo.index
+        index.read(force=True)
+        default_index = True
+    if default_index:
+        # Fast path: a tree-to-index diff skips unchanged subtrees.
+        changed = set()
+        for delta in index.diff_to_tree(head_tree).deltas:
+            changed.add(delta.old_file.path)
+            changed.add(delta.new_file.path)
+    else:
+        entries = {e.path: e.id for e in index if e.path.startswith(layout.ROOT + "/")}
+        changed = {p for p, oid in entries.items() if _blob(head_tree, p) != oid}
+        changed |= {p for p in _tree_paths(repo, head_tree, layout.ROOT) if p not in entries}
+    tickets, problems = changed_tickets(changed)
+
+    def read(path: str) -> bytes | None:
+        try:
+            entry = index[path]
+        except KeyError:
+            return None
+        return repo[entry.id].data
+
+    for t_no in sorted(tickets):
+        problems += ticket_problems(t_no, read)
+    return problems
+
+
+def check_receive(repo: pygit2.Repository, updates: Iterable[tuple[str, str, str]]) -> list[str]:
+    """Validate a push (the pre-receive hook of a hub).
+
+    Args:
+        repo: the hub (objects of the push already readable: see ``open_for_hook``).
+        updates: ``(old id, new id, ref)`` per ref, as git passes them on stdin.
+
+    Returns:
+        Problems, one line each, naming the ref, the file and the rule.
+    """
+    problems = []
+    for old, new, ref in updates:
+        if new == ZERO:
+            if ref == "refs/heads/main":
+                problems.append(f"{ref}: deleting the store's main branch is not allowed")
+            continue
+        if not ref.startswith("refs/heads/"):
+            continue
+        new_commit = repo[new].peel(pygit2.Commit)
+        if old != ZERO:
+            old_commit = repo[old].peel(pygit2.Commit)
+            if not repo.descendant_of(new_commit.id, old_commit.id):
+                problems.append(f"{ref}: non-fast-forward push refused (pull and merge first)")
+                continue
+            old_tree = old_commit.tree
+        else:
+            old_tree = empty_tree(repo)
+        tickets, path_problems = changed_tickets(changed_paths(repo, old_tree, new_commit.tree))
+        problems += [f"{ref}: {line}" for line in path_problems]
+        tree = new_commit.tree
+
+        def read(path: str, tree=tree) -> bytes | None:
+            oid = _blob(tree, path)
+            return repo[oid].data if oid is not None else None
+
+        for t_no in sorted(tickets):
+            problems += [f"{ref}: {line}" for line in ticket_problems(t_no, read)]
+    return problems
+
+
+def open_for_hook(path: str = ".") -> pygit2.Repository:
+    """Open the repository a hook runs in, seeing a push's quarantined objects.
+
+    git receives a push's objects into a quarantine folder (``GIT_QUARANTINE_PATH``)
+    until pre-receive accepts them; libgit2 does not read git's environment, so the
+    folder is added as an alternate object database.
+    """
+    repo = pygit2.Repository(os.environ.get("GIT_DIR") or pygit2.discover_repository(path) or path)
+    for variable in ("GIT_QUARANTINE_PATH", "GIT_OBJECT_DIRECTORY"):
+        folder = os.environ.get(variable)
+        if folder and os.path.isdir(folder):
+            repo.odb.add_disk_alternate(folder)
+    return repo
+
+
+def _blob(tree: pygit2.Tree, path: str) -> pygit2.Oid | None:
+    try:
+        entry = tree[path]
+    except KeyError:
+        return None
+    return entry.id if entry.type_str == "blob" else None
+
+
+def _tree_paths(repo: pygit2.Repository, tree: pygit2.Tree, folder: str) -> list[str]:
+    try:
+        entry = tree[folder]
+    except KeyError:
+        return []
+    found = []
+    stack = [(folder, repo[entry.id])]
+    while stack:
+        prefix, current = stack.pop()
+        for item in current:
+            path = f"{prefix}/{item.name}"
+            if item.type_str == "tree":
+                stack.append((path, repo[item.id]))
+            else:
+                found.append(path)
+    return found
