@@ -142,6 +142,7 @@ def main() -> None:
     parser.add_argument("--tickets", type=int, default=20000)
     parser.add_argument("--messages", type=int, default=100000)
     parser.add_argument("--seed", type=int, default=4)
+    parser.add_argument("--keep", metavar="DIR", help="Build the store in DIR and keep it; reuse it when it is there.")
     args = parser.parse_args()
 
     from index.search import run_search
@@ -151,7 +152,17 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="gitstore-bench-search-"))
     try:
         start = time.perf_counter()
-        store, corpus = build_store(work / "store", args.tickets, args.messages, args.seed)
+        kept = Path(args.keep) / f"search-{args.tickets}-{args.messages}-{args.seed}" if args.keep else None
+        if kept is not None and (kept / "corpus.json").exists():
+            shutil.copytree(kept / "store", work / "store", symlinks=True)
+            corpus = [tuple(c) for c in json.loads((kept / "corpus.json").read_text())]
+            store = Store.open(work / "store", fsync=False)
+            shutil.rmtree(store.state_dir / "index", ignore_errors=True)
+        else:
+            store, corpus = build_store(work / "store", args.tickets, args.messages, args.seed)
+            if kept is not None:
+                shutil.copytree(work / "store", kept / "store", symlinks=True)
+                (kept / "corpus.json").write_text(json.dumps(corpus))
         store.close()
         emit({"bench": "search", "measure": "store_build", "tickets": args.tickets, "messages": len(corpus),
               "seconds": round(time.perf_counter() - start, 1)})

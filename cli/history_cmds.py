@@ -41,7 +41,8 @@ def history(ctx: CliContext, t_no: str, limit: int | None, as_json: bool) -> Non
         return
     for e in entries:
         agent = f" agent={e.agent}" if e.agent else ""
-        click.echo(f"{e.commit[:12]} {_short_time(e.time)} {''.join(e.kinds):3} {e.actor}{agent}: {e.summary}")
+        gone = " [ticket deleted]" if not e.exists else ""
+        click.echo(f"{e.commit[:12]} {_short_time(e.time)} {''.join(e.kinds):3} {e.actor}{agent}: {e.summary}{gone}")
 
 
 def _item_line(change) -> str:

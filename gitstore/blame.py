@@ -10,7 +10,8 @@ is attributed to the commit where it appeared, and keeps that attribution while 
 present; if a version lacks it (a rollback removed it) and a later one has it again, the
 later commit is the one that (re-)added it. A field is attributed to the last commit that
 changed its value. Items that arrive through a merge commit are attributed to the oldest
-commit of the merged side that already holds them. Files are written deterministically
+commit of the merged side that already holds them, and a field set by the merged side to
+the newest side commit that set it to that value. Files are written deterministically
 one field per line (``layout.dumps``), so this agrees with plain ``git blame`` on the
 file: the line ``"message_id": "<id>"`` of a message, and the line of a one-line field,
 are blamed on the same commits.
@@ -122,7 +123,10 @@ def blame(store: Any, t_no: str, kind: str) -> list[BlameLine]:
                 if name in ITEM_LISTS["T"]:
                     continue
                 if previous is None or name not in previous or previous[name] != value:
-                    field_owner[name] = entry
+                    origin = None
+                    if parents > 1:
+                        origin = _side_setter(repo, side, seq, load, path, name, value)
+                    field_owner[name] = origin or entry
             for name in list(field_owner):
                 if name not in data:
                     del field_owner[name]
@@ -137,6 +141,24 @@ def _side_origin(side: list, before_seq: int, load, list_name: str, id_field: st
             break
         data = load(entry.commit) or {}
         if any(str(e.get(id_field)) == key for e in data.get(list_name, [])):
+            return entry
+    return None
+
+
+def _side_setter(repo: Any, side: list, before_seq: int, load, path: str, name: str, value: Any) -> HistoryEntry | None:
+    """The newest merged-side commit (before ``before_seq``) that set field ``name`` to ``value``."""
+    for seq, entry in reversed(side):
+        if seq >= before_seq:
+            continue
+        data = load(entry.commit) or {}
+        if name not in data or data[name] != value:
+            continue
+        parents = repo[entry.commit].parent_ids
+        try:
+            before = json.loads(repo[repo[parents[0]].tree[path].id].data) if parents else {}
+        except KeyError:
+            before = {}
+        if name not in before or before[name] != value:
             return entry
     return None
 

@@ -68,7 +68,7 @@ def uncommitted_paths(repo: pygit2.Repository) -> list[str]:
     if repo.is_bare:
         return []
     found = []
-    for path, flags in repo.status().items():
+    for path, flags in repo.status(untracked_files="normal").items():  # untracked folders not walked
         if flags == pygit2.enums.FileStatus.IGNORED:
             continue
         if flags == pygit2.enums.FileStatus.WT_NEW and not path.startswith(layout.ROOT + "/"):

@@ -482,3 +482,47 @@ def test_store_wide_date_from_the_log_equals_the_first_parent_walk(store):
     assert store.list_tickets(at="2026-05-01T02:30Z") == ["D0", "D1", "D2"]
     with pytest.raises(RevisionNotFound, match="no commit at or before 1990-01-01"):
         store.resolve("1990-01-01")
+
+
+def test_merged_side_branch_history_and_blame_agree_with_git(gs):
+    """A plain git merge (as a pull makes): the log catches up; blame names the side commits."""
+    path = build(gs)
+    git(path, "checkout", "-q", "-b", "side")
+    e_path, t_path = layout.ticket_path("E", "2002"), layout.ticket_path("T", "2002")
+    data = json.loads((path / e_path).read_text())
+    data["messages"].append({"message_id": "side-1", "timestamp": "2026-01-02T03:04:05Z", "sender": "customer",
+                             "sender_id": "li", "content": "sent from the other site"})
+    (path / e_path).write_bytes(layout.dumps(layout.validate_data("E", data, "E")))
+    state = json.loads((path / t_path).read_text())
+    state["assigned_member"] = "remote-agent"
+    (path / t_path).write_bytes(layout.dumps(layout.validate_data("T", state, "T")))
+    git(path, "commit", "-qam", "Change ticket 2002 at the other site")
+    side = git(path, "rev-parse", "HEAD").strip()
+    git(path, "checkout", "-q", "main")
+    ok(gs("state", "set", "1001", "assigned_member=dana"))
+    git(path, "merge", "-q", "--no-ff", "--no-edit", "side")
+    merge = git(path, "rev-parse", "HEAD").strip()
+    hist = json.loads(ok(gs("history", "2002", "--json")).output)
+    assert [e["commit"] for e in hist][:2] == [merge, side]
+    assert [e["mainline"] for e in hist] == [True, False, True]
+    from gitstore import Store
+
+    with Store.open(path, fsync=False) as store:
+        assert store.ticket_version("2002") == merge
+        assert store.ticket_version("1001") == git(path, "rev-parse", "HEAD^1").strip()
+    ours = check_blame_agrees(gs, path, "2002")
+    assert [(x["key"], x["commit"]) for x in ours] == [("side-1", side)]
+    fields = {x["key"]: x["commit"] for x in json.loads(ok(gs("blame", "2002", "--workflow", "--json")).output)}
+    assert fields["assigned_member"] == side
+
+
+def test_history_marks_a_ticket_deleted_by_plain_git_and_at_says_so(gs):
+    path = build(gs)
+    git(path, "rm", "-q", *paths("2002"))
+    git(path, "commit", "-qm", "drop ticket 2002")
+    text = ok(gs("history", "2002")).output.splitlines()
+    assert len(text) == 2 and text[0].endswith("drop ticket 2002 [ticket deleted]")
+    hist = json.loads(ok(gs("history", "2002", "--json")).output)
+    assert [e["exists"] for e in hist] == [False, True]
+    r = gs("ticket", "show", "2002", "--at", "in 1 hour")
+    assert r.exit_code == 1 and "did not exist at in 1 hour: its files were deleted by commit" in r.output

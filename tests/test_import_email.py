@@ -319,3 +319,54 @@ def test_archived_ticket_refuses_imported_messages(gs, tmp_path):
     summary = import_json(gs, str(SAMPLE))
     refused = [reason for where, reason in summary["skipped"] if "archived" in reason]
     assert len(refused) == 3 and summary["messages_added"] == 8  # the other two threads
+
+
+@pytest.mark.parametrize("name", ["Ana", "\x00stamp\x00", "\x00messages\x00"])
+def test_bulk_frames_render_the_canonical_bytes(name):
+    from datetime import datetime
+
+    from gitstore import layout
+    from gitstore.importers.bulkwrite import Frame, render_item
+    from gitstore.ticket import new_ticket
+
+    when = datetime(2020, 7, 8, 9, 42, 1, tzinfo=timezone.utc)
+    files = new_ticket("1001", client_name=name, company_name=name, when=when)
+    message = {"message_id": "m1", "timestamp": "2020-07-08T09:42:01Z", "sender": "customer",
+               "sender_id": "ana", "content": "über\n\"quoted\"\t\x01", "metadata": {"platform_specific": {"b": 1, "a": [1.5]}}}
+    full = layout.validate_data("E", {**files.external.model_dump(mode="json"), "messages": [message, {**message, "message_id": "m2"}]}, "E")
+    items = [render_item(m.model_dump(mode="json")) for m in full.messages]
+    frame = Frame(full.model_copy(update={"messages": []}), "last_updated", ("messages",))
+    assert frame.render(when, {"messages": items}) == layout.dumps(full)
+    assert (frame.pieces is None) == (name != "Ana")
+
+
+@requires_git
+def test_reimport_ledger_stays_right_when_tickets_change_between_imports(gs, tmp_path):
+    data = SAMPLE.read_bytes()
+    starts = [i for i in range(len(data)) if data.startswith(b"From ", i) and (i == 0 or data[i - 1 : i] == b"\n")]
+    older = tmp_path / "older.mbox"
+    older.write_bytes(data[: starts[6]])
+    t_no = import_json(gs, str(older))["tickets_created"][0]
+    ledger = gs.path / ".git" / "gitstore" / "import-ids.json"
+    assert ledger.is_file()  # derived data: never committed
+    added = gs("message", "add", t_no, "--external", "--sender", "cs_agent", "--sender-id", "desk", "Noted.")
+    assert added.exit_code == 0, added.output
+    newer = import_json(gs, str(SAMPLE))  # HEAD moved and the ticket changed since the ledger
+    assert newer["messages_added"] == 6 and newer["duplicates"] == 6
+    assert len(store_messages(gs.path)) == 13
+    ledger.unlink()
+    again = import_json(gs, str(SAMPLE))
+    assert again["commits"] == 0 and again["duplicates"] == 12
+    assert "import-ids.json" not in git(gs.path, "ls-files")
+
+
+def test_malformed_eml_stops_with_its_file_name(gs, tmp_path):
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    _eml(folder / "1.eml", From="a@x.example", Subject="ok", Date="Mon, 02 Mar 2020 09:00:00 +0000",
+         **{"Message-ID": "<ok@x>"}, body="fine\n")
+    (folder / "2.eml").write_bytes(b"Subject: no sender\nDate: Mon, 02 Mar 2020 09:01:00 +0000\n\nbody\n")
+    result = gs("import", "email", str(folder))
+    assert result.exit_code == 1
+    assert "2.eml: malformed message: no From header" in result.stderr
+    assert list(store_messages(gs.path)) == ["ok@x"]

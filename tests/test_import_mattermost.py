@@ -122,3 +122,14 @@ def test_export_must_start_with_version(gs, tmp_path):
     broken.write_text("".join(FIXTURE.read_text().splitlines(keepends=True)[1:]))
     result = gs("import", "mattermost", str(broken))
     assert result.exit_code == 1 and "line 1: a bulk export starts with the version object" in result.stderr
+
+
+def test_search_finds_an_imported_phrase(gs):
+    import pytest
+
+    run_json(gs, str(FIXTURE), "--channel-map", "*=MM-{channel}")
+    result = gs("search", '"proxy timeout"', "--json")
+    if result.exit_code == 2 and "No such command" in result.output:
+        pytest.skip("no search command in this build")
+    assert result.exit_code == 0, result.output
+    assert "mattermost:support/escalations:1614592800456:bob" in result.stdout

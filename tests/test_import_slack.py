@@ -13,8 +13,6 @@ import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
-import pytest
-
 from conftest import TEST_DATA, git, requires_git, shared_or_skip
 
 SAMPLE = TEST_DATA / "slack_sample"
@@ -164,3 +162,14 @@ def test_full_export(gs):
     assert summary["messages_added"] == len(records) == 690
     assert len(internal_messages(gs.path)) == 690
     assert gs("verify").exit_code == 0
+
+
+def test_search_finds_an_imported_phrase(gs):
+    import pytest
+
+    run_json(gs, str(SAMPLE), "--channel-map", "*=SLACK-{channel}")
+    result = gs("search", '"Bostock talk was awesome"', "--json")
+    if result.exit_code == 2 and "No such command" in result.output:
+        pytest.skip("no search command in this build")
+    assert result.exit_code == 0, result.output
+    assert "SLACK-talks" in result.stdout and "1434464491.000003" in result.stdout

@@ -59,6 +59,9 @@ def test_cards_comments_moves_counts_and_spot_checks(gs):
     assert (first.sender, first.sender_id) == ("cs_agent", "loudapena")
     assert first.timestamp == datetime(2019, 5, 15, 19, 46, 41, 687000, tzinfo=timezone.utc)
     assert first.metadata.trello_card_id == "5cdadb85a186f33a451d9143"
+    kept = first.metadata.platform_specific  # unknown fields are kept, not dropped
+    assert kept["type"] == "commentCard" and kept["data"]["board"]["name"] == "Test Drive"
+    assert kept["memberCreator"]["username"] == "loudapena" and "text" not in kept["data"]
     assert len(card98.external.messages) == 8
     # moved from "Homepage/Website" (trigger) to "To Do" (selection)
     assert card98.workflow.workflow_stage == "selection"
@@ -134,3 +137,14 @@ def test_full_boards(gs):
     tickets = read_all(gs.path)
     clipkit = [f for t, f in tickets.items() if t.startswith("TR-rwD5sDDk-")]
     assert len(clipkit) == 34 and {f.workflow.trello_template for f in clipkit} == {"Clipkit"}
+
+
+def test_search_finds_an_imported_phrase(gs):
+    import pytest
+
+    run_json(gs, str(SAMPLE))
+    result = gs("search", '"officially prioritize"', "--json")
+    if result.exit_code == 2 and "No such command" in result.output:
+        pytest.skip("no search command in this build")
+    assert result.exit_code == 0, result.output
+    assert "5cdc6ca1ca6b2827761735a1" in result.stdout

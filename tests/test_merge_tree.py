@@ -111,3 +111,19 @@ def test_a_bare_hub_can_pull_from_a_site(two_sites, tmp_path):
     assert tree(hub) == tree(a)
     fsck = subprocess.run(["git", "--git-dir", str(hub.path), "fsck", "--no-progress"], capture_output=True, text=True)
     assert fsck.returncode == 0
+
+
+def test_stores_with_unrelated_histories_merge_from_an_empty_base(tmp_path):
+    one = Store.init(tmp_path / "one", fsync=False)
+    two = Store.init(tmp_path / "two", fsync=False)
+    one.create_ticket("1001", client_name="Ana", company_name="Acme", actor="amy")
+    two.create_ticket("1001", client_name="Ana", company_name="Acme", actor="bob",
+                      update_data={"I": {"messages": [{"sender": "technical_member", "sender_id": "t", "content": "seen"}]}})
+    two.create_ticket("3003", client_name="Dee", company_name="D", actor="bob")
+    result = pull(one, str(two.path), actor="amy")
+    assert result.outcome == "merge"
+    assert {t.ticket: t.status for t in result.tickets} == {"1001": "merged", "3003": "new"}
+    assert [m.content for m in one.read("1001").internal.messages] == ["seen"]
+    assert verify_store(one) == []
+    one.close()
+    two.close()

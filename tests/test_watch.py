@@ -251,3 +251,36 @@ def test_cli_watch_json_lines_and_a_killed_watcher_restarted(tmp_path):
                 p.kill()
                 p.wait(TIMEOUT)
     assert search(writer, "ocelot").hits[0].message_id == "hand-9"
+
+
+def test_watcher_and_subscribed_writer_never_duplicate_or_lose_documents(tmp_path):
+    """Two index writers (the CLI watcher process and a writing process) take turns."""
+    from gitstore import Store
+    from index.store_index import SearchIndex, index_status
+    from index.subscriber import subscribe_index
+
+    store = make_store(tmp_path / "s")
+    SearchIndex.open(store).close()
+    proc = None
+    try:
+        proc, out, err = start_watch(store.path)
+        writer = Store.open(store.path, fsync=False)
+        subscriber = subscribe_index(writer)
+        commits = []
+        for n in range(15):
+            t_no = "1001" if n % 2 else "1002"
+            kind = "I" if n % 3 == 0 else "E"
+            sender = "technical_member" if kind == "I" else "cs_agent"
+            commits.append(writer.add_message(t_no, kind, sender=sender, sender_id="desk", content=f"pangolin note {n}", actor="desk").commit)
+        out.wait(lambda line: commits[-1] in line)
+        subscriber.close()
+        status = index_status(writer)
+        expected = sum(len(writer.read(t).external.messages) + len(writer.read(t).internal.messages) + 1 for t in writer.list_tickets())
+        assert status.up_to_date and status.documents == expected
+        assert search(writer, "pangolin", limit=100).total == 15
+        assert not subscriber.changes or all(c.t_no in ("1001", "1002") for c in subscriber.changes)
+        writer.close()
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(TIMEOUT)

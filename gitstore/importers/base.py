@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from ..errors import GitStoreError, ImportFormatError
+from ..errors import GitStoreError, ImportFormatError, RefMovedError
 
 
 @dataclass
@@ -229,6 +229,8 @@ def _write_events(store, events: list[ImportEvent], summary: ImportSummary, acto
                     create=event.create, create_update=event.create_update,
                     cs_agents=event.cs_agents, authorized_as=actor,
                 )
+            except RefMovedError:
+                raise  # someone wrote without the writer lock: stop, never guess
             except GitStoreError as exc:
                 summary.skipped.append((where, str(exc)))
                 continue

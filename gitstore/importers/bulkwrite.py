@@ -17,10 +17,10 @@ touches in memory for the length of one ``Store.batch()``:
   ``git blame`` see no difference).
 
 While the writer is open (``with BulkWriter(store) as writer``) libgit2's strict object
-creation is off: it makes libgit2 look up every object a new tree or commit refers to,
-which costs about 80% of the object-writing time, and the writer only ever refers to
-objects it has just written or read. The setting is process-wide and is switched back
-on (libgit2's default) when the writer closes.
+creation is off: it makes libgit2 look up every object a new tree or commit refers to
+(measured here: a blob + tree write 0.37 ms with it, 0.07 ms without, loose objects),
+and the writer only ever refers to objects it has just written or read. The setting is
+process-wide and is switched back on (libgit2's default) when the writer closes.
 
 The issue allows a bulk mode that "writes many commits under one lock and one ref
 update (each update still its own commit)": each update becomes its own commit (tree
@@ -34,14 +34,19 @@ subscribers once per commit, in order, as ``Store.update`` does. A crash before 
 checkpoint leaves the branch where it was: nothing partial is visible.
 
 The update rules are those of ``gitstore.update``: list fields append, other fields
-replace, managed fields are refused, ids are unique.
+replace, managed fields are refused, ids are unique; and the store's own checks run as
+for ``Store.update``: roles and workflow stages (issue 7, checked for the person running
+the import) and archived tickets being read-only (issue 3). Deduplication reads ids
+through the import ledger (``LEDGER``).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from .. import layout
@@ -61,6 +66,14 @@ ITEM_MODELS = {
 """(file kind, list field) → the pydantic model of one item of that list."""
 
 _STAMP = {"E": "last_updated", "I": "last_updated", "T": "last_synchronized"}
+
+LEDGER = "import-ids.json"
+"""File under ``.git/gitstore/`` (derived data, never committed) that remembers, per
+ticket an import touched or checked: the blob ids of its E, I and T files, the ids they
+hold, and the commit at which that was true. While the branch still points at that
+commit, a re-import answers "already imported?" without reading the ticket; once it
+moved, an entry is used only while the ticket's three blob ids are unchanged. Deleting
+the file only costs speed."""
 
 CHECKPOINT_EVERY = 1000
 """Commits written before the branch moves and the staged objects are flushed."""
@@ -201,6 +214,9 @@ class BulkWriter:
         self.checkpoint_every = checkpoint_every
         self._tickets: dict[str, _Ticket] = {}
         self._raw_ids: dict[str, set[str] | None] = {}
+        self._ledger = self._read_ledger()
+        self._validated: set[str] = set()  # ledger entries known right at the start
+        self._start_head: str | None = None
         self._pending: list[tuple] = []
         self._base = None
         self._tip = None
@@ -218,6 +234,8 @@ class BulkWriter:
 
         try:
             self.checkpoint()
+            if self._tip is not None:
+                self._write_ledger()
         finally:
             pygit2.settings.enable_strict_object_creation(True)
             self._discard_staged()
@@ -231,13 +249,15 @@ class BulkWriter:
         if self._tip is None:
             head = self.store.head()
             self._base = self._tip = head.id
+            self._start_head = str(head.id)
             self._tip_tree = self.object_repo[head.tree.id]
 
     # ----------------------------------------------------------------- reading
     def known_ids(self, t_no: str) -> set[str] | None:
         """Return every message/update/decision id the ticket holds, or None if absent.
 
-        Reads only the raw JSON of the ticket's files (no model validation), once.
+        Answered from the import ledger when it is current (see ``LEDGER``), else from
+        the raw JSON of the ticket's files (no model validation), once per batch.
 
         Raises:
             InvalidTicketNumber: malformed T_NO.
@@ -249,21 +269,60 @@ class BulkWriter:
             return self._raw_ids[t_no]
         layout.validate_t_no(t_no)
         self._start()
-        ids: set[str] | None = None
+        entry = self._ledger.get(t_no)
+        if entry is not None and entry[4] == self._start_head:
+            ids = set(entry[3])
+            self._raw_ids[t_no] = ids
+            self._validated.add(t_no)
+            return ids
+        blobs: dict[str, Any] = {}
         for kind, path in layout.ticket_paths(t_no).items():
             try:
-                entry = self._tip_tree[path]
+                blobs[kind] = self._tip_tree[path].id
             except KeyError:
                 continue
-            ids = ids if ids is not None else set()
-            try:
-                raw = json.loads(self.object_repo[entry.id].data)
-            except ValueError:
-                raw = {}  # the full read when writing reports the broken file
-            for key, id_field in APPEND_FIELDS[kind].items():
-                ids |= {str(item.get(id_field)) for item in raw.get(key, []) if isinstance(item, dict)}
+        if entry is not None and [str(blobs.get(k)) for k in "EIT"] == entry[:3]:
+            ids = set(entry[3])
+            self._validated.add(t_no)
+        elif not blobs:
+            ids = None
+        else:
+            ids = set()
+            for kind, blob in blobs.items():
+                try:
+                    raw = json.loads(self.object_repo[blob].data)
+                except ValueError:
+                    raw = {}  # the full read when writing reports the broken file
+                for key, id_field in APPEND_FIELDS[kind].items():
+                    ids |= {str(item.get(id_field)) for item in raw.get(key, []) if isinstance(item, dict)}
+            if len(blobs) == 3:
+                self._ledger[t_no] = [str(blobs[k]) for k in "EIT"] + [sorted(ids), self._start_head]
+                self._validated.add(t_no)
         self._raw_ids[t_no] = ids
         return ids
+
+    # ----------------------------------------------------------------- the ledger
+    def _read_ledger(self) -> dict[str, list]:
+        try:
+            data = json.loads((Path(self.store.state_dir) / LEDGER).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(data, dict) or data.get("version") != 2 or not isinstance(data.get("tickets"), dict):
+            return {}
+        return {t: e for t, e in data["tickets"].items() if isinstance(e, list) and len(e) == 5}
+
+    def _write_ledger(self) -> None:
+        """Record the tickets of this batch as known at the final head; keep the rest."""
+        head = str(self.store.head().id)
+        for t_no in self._validated:
+            self._ledger[t_no][4] = head
+        for t_no, ticket in self._tickets.items():
+            if len(ticket.blobs) == 3:
+                self._ledger[t_no] = [str(ticket.blobs[k]) for k in "EIT"] + [sorted(ticket.all_ids()), head]
+        path = Path(self.store.state_dir) / LEDGER
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"version": 2, "tickets": self._ledger}), encoding="utf-8")
+        os.replace(tmp, path)
 
     def _load(self, t_no: str) -> _Ticket | None:
         ticket = self._tickets.get(t_no)
@@ -443,7 +502,7 @@ class BulkWriter:
         changes, blobs, kinds, worktree = {}, {}, [], {}
         for kind, path in paths.items():
             lists = {key: items[(kind, key)] for key in APPEND_FIELDS[kind]}
-            blob = self.object_repo.create_blob(frames[kind].render(when, lists))
+            blob = self._add_blob(frames[kind].render(when, lists))
             blobs[kind] = blob
             if blob != ticket.blobs.get(kind):
                 changes[path] = blob
@@ -455,12 +514,26 @@ class BulkWriter:
         now = utc_now()
         committer = _signature(actor, now) if when < now.replace(microsecond=0) else author
         message = _commit_message(summary, t_no, names, actor, None, None)
-        tree_id = write_tree(self.object_repo, self._tip_tree, changes)
-        commit_id = self.object_repo.create_commit(None, author, committer, message, tree_id, [self._tip])
+        put = getattr(self._objects, "put", None)
+        if put is not None:  # staged in memory, ids computed in Python
+            tree_id = write_tree(self.object_repo, self._tip_tree, changes, put=put)
+        else:
+            tree_id = write_tree(self.object_repo, self._tip_tree, changes)
+        add_commit = getattr(self._objects, "add_commit", None)
+        if add_commit is not None:
+            commit_id = add_commit(tree_id, [self._tip], author, committer, message)
+        else:
+            commit_id = self.object_repo.create_commit(None, author, committer, message, tree_id, [self._tip])
         self._tip = commit_id
         self._tip_tree = self.object_repo[tree_id]
         self._pending.append((commit_id, worktree, t_no, tuple(kinds), added))
         return commit_id, blobs
+
+    def _add_blob(self, data: bytes):
+        add_blob = getattr(self._objects, "add_blob", None)
+        if add_blob is not None:
+            return add_blob(data)
+        return self.object_repo.create_blob(data)
 
     def checkpoint(self) -> None:
         """Publish the pending commits: flush their objects, then move the branch once.

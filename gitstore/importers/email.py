@@ -1,9 +1,11 @@
 """Import e-mail: an mbox file or a folder of ``.eml`` files (issue 6, importer 1).
 
-Reading uses the standard library only: ``mailbox.mbox`` splits an mbox at its
-``From `` lines; headers are read first for every message (cheap), bodies are decoded
-with ``email`` and ``policy.default`` (MIME, charsets, quoted-printable, base64) only
-for messages that are not already in the store, so a re-import is fast.
+Reading uses the standard library only. An mbox is split at its ``From `` lines exactly
+as ``mailbox.mbox`` does (``split_mbox``, tested against it). The few headers threading
+needs are read first for every message (``split_headers``: cheap, RFC 5322 unfolding,
+RFC 2047 decoding with ``email.header``); bodies are decoded with the ``email`` package
+(MIME structure, quoted-printable and base64, charsets: ``decode_body``) only for
+messages not already in the store, so a re-import is fast.
 
 Threads become tickets (external conversation, platform ``email``):
 
@@ -58,7 +60,7 @@ from email.utils import parseaddr, parsedate_to_datetime
 from pathlib import Path
 from typing import Iterator
 
-from ..errors import ImportFormatError, InvalidTicketNumber
+from ..errors import ImportFormatError, InvalidTicketNumber, ValidationError
 from ..layout import validate_t_no
 from ..timeutil import format_utc, to_utc
 from .base import ImportEvent, Importer, ImportSummary
@@ -410,6 +412,7 @@ class EmailImporter(Importer):
         for mail in mails:
             if mail.when is None:
                 summary.skipped.append((mail.where, "no Date or Received header: the message has no time"))
+                summary.messages_read += 1
                 continue
             groups.setdefault(threads.find(mail.msgid), []).append(mail)
         for members in groups.values():
@@ -455,7 +458,12 @@ class EmailImporter(Importer):
 
 
 class _Builder:
-    """Builds one message's update when called (bodies are decoded only if needed)."""
+    """Builds one message's update when called (bodies are decoded only if needed).
+
+    Raises (when called):
+        ValidationError: a MIME structure the parser cannot take apart (the runner
+            reports the message as skipped with this reason).
+    """
 
     def __init__(self, mail: Mail, is_agent: bool):
         self.mail = mail
@@ -463,7 +471,11 @@ class _Builder:
 
     def __call__(self) -> dict:
         mail = self.mail
-        text, attachments, extra = decode_body(mail.raw)
+        try:
+            text, attachments, extra = decode_body(mail.raw)
+        except (ValueError, TypeError, AttributeError, IndexError, KeyError, LookupError, AssertionError) as exc:
+            # the stdlib parser can trip over badly broken MIME: report, do not crash
+            raise ValidationError(f"undecodable MIME structure ({type(exc).__name__}: {exc})") from None
         platform_specific = {
             "subject": mail.subject,
             "from": mail.address,

@@ -17,8 +17,9 @@ Mapping, one ticket per card of ``cards``:
   (``<card id>:desc``, sender the card's creator as ``cs_agent``).
 - ``commentCard``: one external message each (``message_id`` = action id, ``sender``
   ``cs_agent`` — board members are the support team —, ``sender_id`` the member's
-  username, ``content`` the comment text exactly, ``metadata.trello_card_id``; list,
-  full name and action type in ``platform_specific``). The author joins
+  username, ``content`` the comment text exactly, ``metadata.trello_card_id``; every
+  other field of the action — type, ``memberCreator``, ``data`` without the text,
+  ``limits``, … — plus the list's name in ``platform_specific``). The author joins
   ``participants.cs_agents``.
 - ``updateCard`` with ``listBefore``/``listAfter`` (a list move): ``workflow_stage`` of T
   set to the stage of the new list (``resolved`` true in stage ``end``), and a progress
@@ -255,7 +256,8 @@ class TrelloImporter(Importer):
                 "metadata": {
                     "trello_card_id": card["id"],
                     "platform_specific": {
-                        "type": kind,
+                        **{k: v for k, v in action.items() if k not in ("id", "date", "data")},
+                        "data": {k: v for k, v in data.items() if k != "text"},
                         "list": (data.get("list") or {}).get("name"),
                         "member_full_name": member.get("fullName"),
                         "card_name": card_ref.get("name"),
