@@ -8,7 +8,8 @@ run, each figure next to its baseline measured in the same run:
 - index build: messages/s and index size, against SQLite FTS5 (stdlib) on the same
   messages;
 - query p50/p95 over 200 mixed one- and two-word queries (top-10 hits with
-  highlighted snippets, warm searcher), against ``grep -rliw`` over the ticket files
+  highlighted snippets, warm searcher, customer-facing role; and again with exact
+  counts and facets), for two query mixes (``make_queries``), against ``grep -rliw`` over the ticket files
   (first word only: grep does less work than the index) and against FTS5 (same
   queries, ``ORDER BY rank LIMIT 10`` with ``snippet()``);
 - freshness: time from a committed update to the moment search finds it, in process
@@ -102,17 +103,27 @@ def build_store(path: Path, n_tickets: int, n_messages: int, seed: int) -> tuple
     return store, corpus
 
 
-def make_queries(seed: int) -> list[str]:
-    """Return 200 queries, alternately one and two words (stop words left out)."""
-    rng = random.Random(seed + 1)
+def make_queries(seed: int, mix: str) -> list[str]:
+    """Return 200 queries, alternately one and two words (stop words left out).
+
+    ``mix="mixed"``: words drawn uniformly from frequency ranks 20–2,000 of the
+    vocabulary (common and rare words alike, as people search for distinctive words);
+    ``mix="head"``: words drawn by a Zipf law over the 3,000 most frequent words, so
+    most queries hit very frequent words (the index's worst case: many matches).
+    """
     from whoosh.analysis import STOP_WORDS
 
-    words = [w for w in vocabulary() if w not in STOP_WORDS][:3000]
-    pick = zipf_picker(words, rng)
-    queries = []
-    for n in range(QUERIES):
-        queries.append(" ".join(pick(1 if n % 2 == 0 else 2)))
-    return queries
+    rng = random.Random(seed + (1 if mix == "head" else 7))
+    words = [w for w in vocabulary() if w not in STOP_WORDS]
+    if mix == "head":
+        pick = zipf_picker(words[:3000], rng)
+    else:
+        pool = words[20:2000]
+
+        def pick(k: int) -> list[str]:
+            return rng.sample(pool, k)
+
+    return [" ".join(pick(1 if n % 2 == 0 else 2)) for n in range(QUERIES)]
 
 
 def time_queries(run, queries: list[str]) -> list[float]:
@@ -179,29 +190,39 @@ def main() -> None:
               "baseline": "sqlite_fts5", "baseline_seconds": round(fts_s, 1),
               "baseline_messages_per_s": round(len(corpus) / fts_s), "baseline_bytes": fts_bytes})
 
-        # -- queries: gitstore (warm), FTS5, grep
-        queries = make_queries(args.seed)
-        run_search(index, queries[0], limit=10)  # warm the searcher
-        ours = time_queries(lambda q: run_search(index, q, limit=10), queries)
-        fts = time_queries(
-            lambda q: db.execute(
+        # -- queries: gitstore (warm, as a customer-facing agent: role mask applied), FTS5, grep
+        def fts5(q):
+            return db.execute(
                 "SELECT t_no, snippet(docs, 2, '**', '**', '…', 12) FROM docs WHERE docs MATCH ? ORDER BY rank LIMIT 10",
                 (" ".join(f'"{w}"' for w in q.split()),),
-            ).fetchall(),
-            queries,
-        )
-        grep_queries = queries[:20]
-        grep = time_queries(
-            lambda q: subprocess.run(["grep", "-rliw", q.split()[0], str(work / "store" / "Tickets")],
-                                     capture_output=True), grep_queries)
-        p50, p95 = percentile(ours, 50), percentile(ours, 95)
-        emit({"bench": "search", "measure": "query_ms", "queries": len(queries), "p50": round(p50, 2), "p95": round(p95, 2),
-              "baseline": "sqlite_fts5", "baseline_p50": round(percentile(fts, 50), 3), "baseline_p95": round(percentile(fts, 95), 3),
-              "ratio_p50_vs_fts5": round(p50 / percentile(fts, 50), 1), "target": "p50 <= 10 ms, within 3x of FTS5"})
-        emit({"bench": "search", "measure": "query_vs_grep", "p50": round(p50, 2),
-              "baseline": "grep -rliw over ticket files (first word)", "baseline_queries": len(grep_queries),
-              "baseline_p50": round(percentile(grep, 50), 1), "speedup_p50": round(percentile(grep, 50) / p50, 1),
-              "target": ">= 50x faster than grep"})
+            ).fetchall()
+
+        for mix in ("mixed", "head"):
+            queries = make_queries(args.seed, mix)
+            run_search(index, queries[0], limit=10, role="customer_facing")  # warm the searcher
+            ours = time_queries(lambda q: run_search(index, q, limit=10, count=False, role="customer_facing"), queries)
+            counted = time_queries(lambda q: run_search(index, q, limit=10, role="customer_facing"), queries)
+            fts = time_queries(fts5, queries)
+            p50, p95 = percentile(ours, 50), percentile(ours, 95)
+            emit({"bench": "search", "measure": f"query_ms_{mix}", "queries": len(queries), "p50": round(p50, 2),
+                  "p95": round(p95, 2), "baseline": "sqlite_fts5", "baseline_p50": round(percentile(fts, 50), 3),
+                  "baseline_p95": round(percentile(fts, 95), 3), "ratio_p50_vs_fts5": round(p50 / percentile(fts, 50), 1),
+                  "target": "p50 <= 10 ms, within 3x of FTS5",
+                  "note": "top-10 hits with highlighted snippets, customer_facing role (internal masked)"})
+            emit({"bench": "search", "measure": f"query_with_counts_ms_{mix}", "queries": len(queries),
+                  "p50": round(percentile(counted, 50), 2), "p95": round(percentile(counted, 95), 2),
+                  "baseline": "same queries without counts", "baseline_p50": round(p50, 2), "baseline_p95": round(p95, 2),
+                  "note": "plus exact total and per-kind facets over every match (CLI default)"})
+            if mix == "mixed":
+                grep_queries = queries[:20]
+                grep = time_queries(
+                    lambda q: subprocess.run(["grep", "-rliw", q.split()[0], str(work / "store" / "Tickets")],
+                                             capture_output=True), grep_queries)
+                mixed_p50 = p50
+                emit({"bench": "search", "measure": "query_vs_grep", "p50": round(p50, 2),
+                      "baseline": "grep -rliw over ticket files (first word of the first 20 mixed queries)",
+                      "baseline_queries": len(grep_queries), "baseline_p50": round(percentile(grep, 50), 1),
+                      "speedup_p50": round(percentile(grep, 50) / mixed_p50, 1), "target": ">= 50x faster than grep"})
 
         # -- freshness in process (the index subscribed to the store)
         writer = Store.open(store.path, fsync=False)
@@ -213,7 +234,7 @@ def main() -> None:
             token = f"zqinproc{n}x"
             start = time.perf_counter()
             writer.add_message(rng.choice(tickets), "E", sender="customer", sender_id="bench", content=f"word {token}", actor="bench")
-            while run_search(index, token, limit=1).total == 0:
+            while not run_search(index, token, limit=1, count=False).hits:
                 pass
             fresh_in.append((time.perf_counter() - start) * 1000)
         subscriber.close()

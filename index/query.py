@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 
 from gitstore.errors import InvalidQuery
 
@@ -83,6 +84,17 @@ def make_parser(schema):
     return parser
 
 
+_PARSERS: dict[int, Any] = {}
+
+
+def _parser_for(schema):
+    """One parser per schema object (building one costs more than parsing a query)."""
+    parser = _PARSERS.get(id(schema))
+    if parser is None or parser.schema is not schema:
+        parser = _PARSERS[id(schema)] = make_parser(schema)
+    return parser
+
+
 def parse_query(text: str, schema):
     """Parse a user's QUERY into a Whoosh query.
 
@@ -92,7 +104,7 @@ def parse_query(text: str, schema):
     names = set(schema.names()) | {alias for aliases in FIELD_ALIASES.values() for alias in aliases}
     check_syntax(text, names)
     try:
-        query = make_parser(schema).parse(text)
+        query = _parser_for(schema).parse(text)
     except Exception as exc:  # Whoosh's parser raises assorted errors on odd input
         raise InvalidQuery(f"invalid query: {' '.join(str(exc).split()) or type(exc).__name__}") from None
     if query is whoosh.query.NullQuery or isinstance(query, type(whoosh.query.NullQuery)):

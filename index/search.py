@@ -57,7 +57,8 @@ class SearchResults:
     Attributes:
         query: the query text.
         role: the role the search ran with.
-        total: documents matching (visible to the role), not only those returned.
+        total: documents matching (visible to the role), not only those returned;
+            None when the search was made with ``count=False``.
         hits: the best ``limit`` hits, best first.
         facets: ``{"kind": {kind: count}}`` over all visible matches.
         commit: the commit the index reflected when searched.
@@ -66,7 +67,7 @@ class SearchResults:
 
     query: str
     role: str
-    total: int
+    total: int | None
     hits: list[Hit] = field(default_factory=list)
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
     commit: str | None = None
@@ -122,6 +123,17 @@ def _kind_sets(index, searcher) -> dict[str, set[int]]:
     return sets
 
 
+def _hidden_docs(index, searcher, hidden: frozenset) -> set[int]:
+    """Docnums of the kinds a role may not see (cached like ``_kind_sets``)."""
+    cached = getattr(index, "_hidden_cache", None)
+    if cached is None or cached[0] is not searcher:
+        cached = index._hidden_cache = (searcher, {})
+    if hidden not in cached[1]:
+        kind_sets = _kind_sets(index, searcher)
+        cached[1][hidden] = set().union(*(kind_sets[k] for k in hidden))
+    return cached[1][hidden]
+
+
 def _kind_counts(index, searcher, parsed, filter_docs, hidden) -> dict[str, int]:
     """Count every match per kind (not only the hits returned), leaving hidden kinds out.
 
@@ -174,6 +186,7 @@ class SearchPlan:
     priority: str | None
     limit: int
     hidden: frozenset = frozenset()
+    count: bool = True
 
 
 def prepare(
@@ -190,6 +203,7 @@ def prepare(
     until: datetime | str | None = None,
     limit: int = 10,
     role: str | None = None,
+    count: bool = True,
 ) -> SearchPlan:
     """Check a search request without touching the index.
 
@@ -207,6 +221,9 @@ def prepare(
         limit: hits returned (1–1000).
         role: ``customer_facing``, ``internal`` or ``admin``; the store's
             ``search.default_role`` when None.
+        count: count every match per kind (``total``, ``facets``); False returns
+            only the ranked hits (``total`` and ``facets`` are then None and ``{}``),
+            which on large stores is several times faster for frequent words.
 
     Raises:
         InvalidQuery: bad query syntax, unknown field, role, kind or date, bad limit.
@@ -235,7 +252,7 @@ def prepare(
         filters.append(window)
     hidden = sorted(hidden_kinds(role))
     mask = Or([Term("kind", k) for k in hidden]) if hidden else None
-    return SearchPlan(query, role, parsed, filters, mask, status, priority, limit, frozenset(hidden))
+    return SearchPlan(query, role, parsed, filters, mask, status, priority, limit, frozenset(hidden), count)
 
 
 _SCHEMA = None
@@ -292,11 +309,13 @@ def execute(index, plan: SearchPlan) -> SearchResults:
                     return SearchResults(query, role, 0, [], {"kind": {}}, index.commit, list(index.notices))
             elif filters:
                 filter_docs = And(filters) if len(filters) > 1 else filters[0]
-            results = searcher.search(parsed, limit=limit, filter=filter_docs, mask=mask)
+            if plan.hidden:  # the role's hidden kinds, as a docnum set cached per index generation
+                mask = _hidden_docs(index, searcher, plan.hidden)
+            results = searcher.search(parsed, limit=limit, filter=filter_docs, mask=mask or None)
             results.fragmenter.maxchars = SNIPPET_CHARS
             results.fragmenter.surround = 40
             results.formatter = _formatter()
-            facets = {"kind": _kind_counts(index, searcher, parsed, filter_docs, plan.hidden)}
+            facets = {"kind": _kind_counts(index, searcher, parsed, filter_docs, plan.hidden)} if plan.count else {}
             hits = []
             for position, hit in enumerate(results[:limit], start=1):
                 hits.append(
@@ -313,7 +332,7 @@ def execute(index, plan: SearchPlan) -> SearchResults:
                         snippet=_snippet(hit),
                     )
                 )
-            total = sum(facets["kind"].values())
+            total = sum(facets["kind"].values()) if plan.count else None
             return SearchResults(query, role, total, hits, facets, index.commit, list(index.notices))
         except GitStoreError:
             raise

@@ -1,9 +1,13 @@
 """``gitstore watch``: keep the index fresh while people and programs use plain git.
 
-A watchdog observer watches the working tree's ``Tickets/`` folder and, in ``.git``,
-the branch refs (``refs/heads/…``, ``packed-refs``, ``HEAD``): a bare store, a plain
-``git commit``, a ``git pull`` or a checkout all move a ref or touch ticket files.
-Everything else under ``.git/`` (objects, the index file, lock files) is ignored.
+A watchdog observer watches the working tree's ``Tickets/`` folder and the branch refs
+(``.git/refs/heads/``, recursively): a bare store, a plain ``git commit``, a ``git
+pull`` or a checkout all move a ref or touch ticket files. Every ref update, even of a
+ref kept in ``packed-refs``, writes the loose ref file (git and libgit2 alike), so the
+``.git`` folder itself is not watched: it sees a write event for every block of every
+``.git/index`` rewrite (megabytes per commit on a large store), which drowned the
+observer in the 100,000-message benchmark. Objects, the index file and lock files are
+ignored.
 
 Events of every type count (created, modified, moved: both ends, deleted), because
 atomic renames and checkouts delete and recreate files. Bursts are debounced per ticket
@@ -66,6 +70,8 @@ class Watcher:
         self.lock_timeout = lock_timeout
         self.git_dir = Path(store.repo.path).resolve()
         self.worktree = Path(store.repo.workdir).resolve() if store.repo.workdir else None
+        self._git_prefix = str(self.git_dir) + "/"
+        self._work_prefix = str(self.worktree) + "/" if self.worktree is not None else None
         self.index = None
         self.seen: str | None = None
         self.handled = 0
@@ -86,13 +92,12 @@ class Watcher:
         self.seen = str(self.store.head().id)
         self._observer = Observer()
         handler = _Handler(self)
-        self._observer.schedule(handler, str(self.git_dir), recursive=False)
         refs = self.git_dir / "refs" / "heads"
         refs.mkdir(parents=True, exist_ok=True)
         self._observer.schedule(handler, str(refs), recursive=True)
         self._handler = handler
-        self._watch_tickets()
         self._observer.start()
+        self._watch_tickets()
         self.on_log(f"watching {self.worktree or self.git_dir} (index at {self.seen[:12]})")
 
     def _watch_tickets(self) -> None:
@@ -100,8 +105,11 @@ class Watcher:
             return
         tickets = self.worktree / layout.ROOT
         if tickets.is_dir():
-            self._observer.schedule(self._handler, str(tickets), recursive=True)
             self._tickets_watched = True
+            try:
+                self._observer.schedule(self._handler, str(tickets), recursive=True)
+            except OSError as exc:  # e.g. the system's inotify watch limit
+                self.on_log(f"cannot watch {tickets} ({exc}); watching the branch refs only")
 
     def stop(self) -> None:
         """Stop the observer and wait for its thread; close the index."""
@@ -124,30 +132,22 @@ class Watcher:
 
     # ------------------------------------------------------------------ events
     def key_for(self, path: str) -> str | None:
-        """Map a file-system path to a debounce key: a T_NO, ``@ref``, ``@tree`` or None."""
-        target = Path(path)
-        try:
-            relative = target.relative_to(self.git_dir).as_posix()
-        except ValueError:
-            relative = None
-        if relative is not None:
+        """Map a file-system path to a debounce key: a T_NO, ``@ref``, ``@tree`` or None.
+
+        Plain string prefixes (no path objects): bursts bring thousands of events.
+        """
+        if path.startswith(self._git_prefix):
+            relative = path[len(self._git_prefix):]
             if relative in ("packed-refs", "HEAD") or (relative.startswith("refs/heads/") and not relative.endswith(".lock")):
                 return REF_KEY
             return None
-        if self.worktree is None:
+        if self._work_prefix is None or not path.startswith(self._work_prefix):
             return None
-        try:
-            relative = target.relative_to(self.worktree).as_posix()
-        except ValueError:
-            return None
-        if relative == ".git" or relative.startswith(".git/"):
+        relative = path[len(self._work_prefix):]
+        if not (relative == layout.ROOT or relative.startswith(layout.ROOT + "/")):
             return None
         parsed = layout.parse_path(relative)
-        if parsed is not None:
-            return parsed[1]
-        if relative == layout.ROOT or relative.startswith(layout.ROOT + "/"):
-            return TREE_KEY
-        return None
+        return parsed[1] if parsed is not None else TREE_KEY
 
     def notify(self, event) -> None:
         """Record a watchdog event (called from the observer thread)."""

@@ -210,7 +210,7 @@ def ids(files: TicketFiles) -> set[str]:
     )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(side_updates("a"), side_updates("b"), st.booleans())
 def test_merge_properties(a_updates, b_updates, created_on_both_sides):
     if created_on_both_sides:

@@ -183,6 +183,14 @@ def test_filters(sstore):
     assert search(sstore, "refund", status="escalated", priority="LOW").total == 0
 
 
+def test_search_without_counts_returns_the_same_hits(sstore):
+    counted = search(sstore, "terminal OR refund", limit=5, role="customer_facing")
+    quick = search(sstore, "terminal OR refund", limit=5, role="customer_facing", count=False)
+    assert quick.total is None and quick.facets == {}
+    assert [h.message_id for h in quick.hits] == [h.message_id for h in counted.hits]
+    assert all(h.kind != "internal" for h in quick.hits)
+
+
 def test_ticket_filter_column_scan_matches_lookups(sstore, monkeypatch):
     import index.search as module
 

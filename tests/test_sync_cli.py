@@ -350,3 +350,30 @@ def test_refresh_index_without_an_index_does_nothing(sites):
     result = sites.at(site, "hooks", "refresh-index")
     assert result.exit_code == 0 and result.output == ""
     assert not (site / ".git" / "gitstore" / "index").exists()
+
+
+@pytest.mark.parametrize(
+    "url, transport",
+    [
+        ("/srv/hub.git", "local"),
+        ("../hub.git", "local"),
+        ("file:///srv/hub.git", "file"),
+        ("git://127.0.0.1:9418/hub.git", "git"),
+        ("ssh://git@hub.example.org:2222/srv/hub.git", "ssh"),
+        ("git@hub.example.org:srv/hub.git", "ssh"),
+        ("https://hub.example.org/team/hub.git", "https"),
+    ],
+)
+def test_supported_remote_urls(url, transport):
+    from sync.remotes import transport_of
+
+    assert transport_of(url) == transport
+
+
+def test_unsupported_remote_urls_are_refused():
+    from gitstore.errors import RemoteError
+    from sync.remotes import transport_of
+
+    for url in ("ftp://hub.example.org/x", "", "bad\nurl"):
+        with pytest.raises(RemoteError):
+            transport_of(url)
