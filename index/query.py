@@ -107,8 +107,13 @@ def parse_query(text: str, schema):
         query = _parser_for(schema).parse(text)
     except Exception as exc:  # Whoosh's parser raises assorted errors on odd input
         raise InvalidQuery(f"invalid query: {' '.join(str(exc).split()) or type(exc).__name__}") from None
-    if query is whoosh.query.NullQuery or isinstance(query, type(whoosh.query.NullQuery)):
-        raise InvalidQuery(f"invalid query: {text.strip()!r} has no search term (only operators or stop words)")
+    null = type(whoosh.query.NullQuery)
+    if isinstance(query, null):
+        raise InvalidQuery(
+            f"invalid query: {text.strip()!r} has no search term (only operators, stop words or unreadable values)"
+        )
+    if any(isinstance(leaf, null) for leaf in query.leaves()):  # Whoosh drops a value it cannot read
+        raise InvalidQuery("invalid query: a field:value could not be read (time: takes dates such as 2020-03-01 or [2020-03-01 to 2020-04-01])")
     return query
 
 

@@ -158,6 +158,9 @@ def test_query_language(sstore):
     assert {h.sender_id for h in search(sstore, "sender_id:carlos11sk").hits} == {"Carlos11Sk"}
     assert {h.t_no for h in search(sstore, f"ticket:{REFUND_TICKET}", limit=100).hits} == {REFUND_TICKET}
     assert {h.kind for h in search(sstore, "kind:workflow company:askplaystation").hits} == {"workflow"}
+    in_2019 = search(sstore, "refund time:[2019-08-01 to 2019-09-01]", limit=50)
+    assert in_2019.hits and all(h.time.startswith("2019-08") for h in in_2019.hits)
+    assert search(sstore, "refund time:>2020", limit=50).total == search(sstore, "refund", since="2020-01-01").total
 
 
 def test_filters(sstore):
@@ -254,6 +257,8 @@ def test_unknown_role_in_config_is_one_line_error(sstore):
         ("foo:bar", "unknown field 'foo'"),
         ("time:[2020 to", "unbalanced range brackets"),
         ("the", "has no search term"),
+        ("refund time:yesterdayish", "a field:value could not be read"),
+        ("refund time:[foo to 2020]", "'foo' is not a parseable date"),
         ("   ", "empty"),
     ],
 )

@@ -284,3 +284,17 @@ def test_watcher_and_subscribed_writer_never_duplicate_or_lose_documents(tmp_pat
         if proc is not None:
             proc.terminate()
             proc.wait(TIMEOUT)
+
+
+def test_reading_the_tree_causes_no_work(tmp_path):
+    """Opening and listing files (git status, backups, watchdog's own rescans) is not a change."""
+    store = make_store(tmp_path / "s")
+    with running(store) as (watcher, changes, logs):
+        handled = watcher.handled
+        for _ in range(3):
+            for folder, _dirs, files in os.walk(Path(store.path) / "Tickets"):
+                for name in files:
+                    (Path(folder) / name).read_bytes()
+        time.sleep(0.5)  # several debounce periods
+        assert watcher.handled == handled and changes == []
+        assert not any("overflow" in line for line in logs)
