@@ -67,23 +67,30 @@ def t_no_of(n: int) -> str:
     return f"H{n:05d}"
 
 
-REPACK_EVERY = 10_000
+REPACK_EVERY = 5_000
 """Commits between two ``git repack -a -d`` while building (see ``build``)."""
 
 
 def build(path: Path, tickets: int, commits: int, seed: int = 3, repack_every: int = REPACK_EVERY) -> dict:
     """Create the bench store through the write path; return build figures.
 
-    Every 10,000 commits the batch ends and ``git repack -a -d`` merges the write
+    Every ``repack_every`` commits the batch ends, ``git repack -a -d`` merges the write
     path's small packs into one (no commit-graph is written: the naive baseline must
-    run without one), and libgit2 keeps at most 256 pack files open: at this scale
-    the build otherwise slows down on hundreds of packs and runs out of file handles.
+    run without one) and the store is opened again (libgit2 keeps the packs it knew
+    open and searched even after they were deleted). At this scale the build otherwise
+    slows down on hundreds of packs and runs out of file handles. A store left half
+    built (no ``bench-built.json``) is resumed from its last commit.
     """
     import pygit2
 
     pygit2.settings.mwindow_file_limit = 256
-    rng = random.Random(seed)
-    store = Store.init(path, bare=True, fsync=False)
+    if (path / "HEAD").exists():
+        store = Store.open(path, fsync=False)
+        done = int(git(path, "rev-list", "--count", "refs/heads/main")) - 1
+    else:
+        store = Store.init(path, bare=True, fsync=False)
+        done = 0
+    rng = random.Random(seed + done)
     start = time.perf_counter()
     repack_seconds = 0.0
 
@@ -92,14 +99,16 @@ def build(path: Path, tickets: int, commits: int, seed: int = 3, repack_every: i
         git(path, "repack", "-a", "-d", "-q", "--window=0")
         return time.perf_counter() - t0
 
-    for first in range(0, commits, repack_every):
+    for first in range(done, commits, repack_every):
         with store.batch():
             _build_part(store, rng, tickets, first, min(commits, first + repack_every))
         repack_seconds += repack()
+        store = Store.open(path, fsync=False)
     seconds = time.perf_counter() - start
     (path / "gitstore" / "bench-built.json").write_text(json.dumps({"tickets": tickets, "commits": commits}))
-    return {"bench": "history_build", "commits": commits, "tickets": tickets, "seconds": round(seconds, 1),
-            "commits_per_s": round(commits / seconds, 1), "repack_seconds": round(repack_seconds, 1)}
+    return {"bench": "history_build", "commits": commits, "tickets": tickets, "resumed_from": done,
+            "seconds": round(seconds, 1), "commits_per_s": round((commits - done) / seconds, 1),
+            "repack_seconds": round(repack_seconds, 1)}
 
 
 def _build_part(store: Store, rng: random.Random, tickets: int, first: int, last: int) -> None:
@@ -267,7 +276,7 @@ def main() -> None:
         if marker.exists() and json.loads(marker.read_text()) == {"tickets": args.tickets, "commits": args.commits}:
             emit({"bench": "history_build", "reused": str(path), "commits": args.commits, "tickets": args.tickets})
         else:
-            if path.exists():
+            if path.exists() and not (path / "HEAD").exists():
                 shutil.rmtree(path)
             emit(build(path, args.tickets, args.commits, repack_every=args.repack_every))
         if not args.build_only:
