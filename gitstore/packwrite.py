@@ -212,6 +212,12 @@ def write_pack(pack_dir: Path, objects: dict[bytes, tuple[int, bytes]], fsync: b
     return name
 
 
+def _carry_over(old: StagingBackend) -> StagingBackend:
+    new = StagingBackend()
+    new.objects, new.recent = old.objects, old.recent
+    return new
+
+
 def _full_level(packs: list[tuple[str, int]], threshold: int) -> int | None:
     """The lowest level holding ``threshold`` or more live packs, or None."""
     counts: dict[int, int] = {}
@@ -244,11 +250,25 @@ class ObjectWriter:
         self.git_dir = Path(git_dir)
         self.pack_dir = self.git_dir / "objects" / "pack"
         self.registry = Path(state_dir) / "packs"
-        self.repo = pygit2.Repository(str(self.git_dir))
         self.staging = StagingBackend()
-        self.repo.odb.add_backend(self.staging, 1000)
+        self.repo = self._open()
         self._tracked: list[tuple[str, int]] | None = None
         self._registry_size: tuple[int, int, int] | None = None
+
+    def _open(self) -> pygit2.Repository:
+        repo = pygit2.Repository(str(self.git_dir))
+        repo.odb.add_backend(self.staging, 1000)
+        return repo
+
+    def reopen(self) -> None:
+        """Open the repository afresh, keeping staged and recent objects.
+
+        libgit2 never forgets a pack it has seen, even once deleted: a long-running
+        writer would search (and keep open) every pack merged away. Called after each
+        merge that deleted packs.
+        """
+        self.staging = _carry_over(self.staging)
+        self.repo = self._open()
 
     def put(self, raw: bytes, type_: int, content: bytes) -> None:
         """Stage an object whose id the caller computed (``treewrite.Put``)."""
@@ -361,4 +381,6 @@ class ObjectWriter:
         for name in retired:
             for ext in (".idx", ".pack"):
                 (self.pack_dir / f"{name}{ext}").unlink(missing_ok=True)
+        if retired:
+            self.reopen()
         return merged

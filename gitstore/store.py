@@ -100,6 +100,10 @@ class CommitEvent:
 
 def _configure_fsync(enabled: bool) -> None:
     pygit2.settings.enable_fsync_gitdir(bool(enabled))
+    # a bound on pack files libgit2 keeps open (default: none): long-running writers
+    # see many small packs come and go (packwrite), and must not run out of descriptors
+    if pygit2.settings.mwindow_file_limit == 0:
+        pygit2.settings.mwindow_file_limit = 256
 
 
 class Store:
