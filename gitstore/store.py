@@ -48,7 +48,7 @@ from .revisions import resolve_commit
 from .rules import cross_file_problems
 from .ticket import TicketFiles, new_ticket
 from .timeutil import to_utc, utc_now
-from .treewrite import write_tree
+from .treewrite import blob_at, write_tree
 from .update import apply_update
 from .worktree import WorktreeSync
 
@@ -347,12 +347,12 @@ class Store:
         if found is not None:
             return found
         path = layout.ticket_path("T", t_no)
-        blob = _blob_id(commit.tree, path)
+        blob = blob_at(commit.tree, path)
         if blob is None:
             raise TicketNotFound(f"ticket {t_no} not found at {str(commit.id)[:12]}")
         while commit.parents:
             parent = commit.parents[0]
-            if _blob_id(parent.tree, path) != blob:
+            if blob_at(parent.tree, path) != blob:
                 break
             commit = parent
         return str(commit.id)
@@ -677,7 +677,7 @@ class Store:
             # the objects of the previous commits from memory (see packwrite)
             parent = self.objects.repo.references[BRANCH].peel(pygit2.Commit)
             tree = parent.tree
-            old_blobs = {kind: _blob_id(tree, path) for kind, path in paths.items()}
+            old_blobs = {kind: blob_at(tree, path) for kind, path in paths.items()}
             if old_blobs["T"] is None and old_blobs["E"] is None and old_blobs["I"] is None:
                 current = None
                 if not allow_missing:
@@ -763,7 +763,7 @@ class Store:
         tree = parent.tree
         if old_blobs is None:
             old_blobs = {}
-        before = {path: old_blobs[path] if path in old_blobs else _blob_id(tree, path) for path in changes}
+        before = {path: old_blobs[path] if path in old_blobs else blob_at(tree, path) for path in changes}
         writer = self.objects
         try:
             new_tree = write_tree(writer.repo, writer.repo[tree.id], changes, put=writer.put)
@@ -793,7 +793,7 @@ class Store:
         except (KeyError, ValueError, pygit2.GitError):
             raise ConflictError(t_no, expected, self.ticket_version(t_no, at=head)) from None
         paths = layout.ticket_paths(t_no)
-        if any(_blob_id(seen.tree, paths[k]) != head_blobs[k] for k in paths):
+        if any(blob_at(seen.tree, paths[k]) != head_blobs[k] for k in paths):
             raise ConflictError(t_no, expected, self.ticket_version(t_no, at=head))
 
     def _move_branch(self, expected: pygit2.Oid, new: pygit2.Oid, reason: str) -> None:
@@ -816,13 +816,6 @@ def _stamp_fields(kind: str, current: TicketFiles) -> dict:
     model = current.get(kind)
     key = "last_synchronized" if kind == "T" else "last_updated"
     return {key: getattr(model, key)}
-
-
-def _blob_id(tree: pygit2.Tree, path: str) -> pygit2.Oid | None:
-    try:
-        return tree[path].id
-    except KeyError:
-        return None
 
 
 def _check_trailer_value(what: str, value: str) -> None:

@@ -18,6 +18,7 @@ from gitstore import layout
 from gitstore.errors import GitStoreError
 from gitstore.rules import cross_file_problems
 from gitstore.ticket import TicketFiles
+from gitstore.treewrite import blob_at
 
 from .treemerge import changed_paths, empty_tree
 
@@ -111,7 +112,7 @@ def check_staged(repo: pygit2.Repository, index_file: str | None = None) -> list
             changed.add(delta.new_file.path)
     else:
         entries = {e.path: e.id for e in index if e.path.startswith(layout.ROOT + "/")}
-        changed = {p for p, oid in entries.items() if _blob(head_tree, p) != oid}
+        changed = {p for p, oid in entries.items() if blob_at(head_tree, p) != oid}
         changed |= {p for p in _tree_paths(repo, head_tree, layout.ROOT) if p not in entries}
     tickets, problems = changed_tickets(changed)
 
@@ -159,7 +160,7 @@ def check_receive(repo: pygit2.Repository, updates: Iterable[tuple[str, str, str
         tree = new_commit.tree
 
         def read(path: str, tree=tree) -> bytes | None:
-            oid = _blob(tree, path)
+            oid = blob_at(tree, path)
             return repo[oid].data if oid is not None else None
 
         for t_no in sorted(tickets):
@@ -180,14 +181,6 @@ def open_for_hook(path: str = ".") -> pygit2.Repository:
         if folder and os.path.isdir(folder):
             repo.odb.add_disk_alternate(folder)
     return repo
-
-
-def _blob(tree: pygit2.Tree, path: str) -> pygit2.Oid | None:
-    try:
-        entry = tree[path]
-    except KeyError:
-        return None
-    return entry.id if entry.type_str == "blob" else None
 
 
 def _tree_paths(repo: pygit2.Repository, tree: pygit2.Tree, folder: str) -> list[str]:

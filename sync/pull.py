@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import pygit2
 
 from gitstore import layout
+from gitstore.treewrite import blob_at
 from gitstore.errors import RemoteError, UncommittedChangesError
 from gitstore.store import Store
 
@@ -146,7 +147,7 @@ def _fast_forward(store: Store, ours: pygit2.Commit, theirs: pygit2.Commit, resu
     store._move_branch(ours.id, theirs.id, f"fast-forward to {str(theirs.id)[:12]}")
     store.worktree.record(
         theirs.id,
-        {path: (_blob(ours.tree, path), new) for path, new in changes.items()},
+        {path: (blob_at(ours.tree, path), new) for path, new in changes.items()},
     )
     if store._batch_depth == 0:
         store.last_kept = store.worktree.flush()
@@ -218,12 +219,3 @@ def _short(value) -> str:
     if len(text) > MAX_TRAILER_VALUE:
         return text[:MAX_TRAILER_VALUE] + "… (in full in the merged parents of this commit)"
     return text
-
-
-def _blob(tree: pygit2.Tree, path: str) -> pygit2.Oid | None:
-    try:
-        return tree[path].id
-    except KeyError:
-        return None
-
-

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import pygit2
 
 from gitstore import layout
+from gitstore.treewrite import blob_at
 from gitstore.errors import GitStoreError, MergeConflictError
 from gitstore.rules import cross_file_problems
 from gitstore.ticket import TicketFiles
@@ -79,14 +80,6 @@ def empty_tree(repo: pygit2.Repository) -> pygit2.Tree:
     return repo[repo.TreeBuilder().write()]
 
 
-def _blob(tree: pygit2.Tree, path: str) -> pygit2.Oid | None:
-    try:
-        entry = tree[path]
-    except KeyError:
-        return None
-    return entry.id if entry.type_str == "blob" else None
-
-
 def merge_commits(
     repo: pygit2.Repository,
     base: pygit2.Commit | None,
@@ -122,7 +115,7 @@ def merge_commits(
         ticket = parsed[1] if parsed else None
         if ticket is not None:
             both.add(ticket)
-        base_blob = _blob(base_tree, path)
+        base_blob = blob_at(base_tree, path)
         data = [repo[b].data if b is not None else None for b in (base_blob, our_blob, their_blob)]
         try:
             if parsed is not None:
@@ -169,8 +162,8 @@ def _ticket_results(
         except GitStoreError as exc:
             problems.append(f"{t_no}: {exc}")
             continue
-        blobs = {k: changes[p] if p in changes else _blob(ours_tree, p) for k, p in paths.items()}
-        existed = _blob(ours_tree, paths["T"]) is not None
+        blobs = {k: changes[p] if p in changes else blob_at(ours_tree, p) for k, p in paths.items()}
+        existed = blob_at(ours_tree, paths["T"]) is not None
         present = [k for k, b in blobs.items() if b is not None]
         if not present:
             results.append(TicketChange(t_no, "deleted"))
