@@ -13,7 +13,7 @@ from __future__ import annotations
 import pygit2
 
 from . import layout
-from .errors import RevisionNotFound
+from .errors import InvalidTicketNumber, RevisionNotFound
 
 
 def commit_or_none(store, commit_id: str | None) -> pygit2.Commit | None:
@@ -32,6 +32,67 @@ def commit_or_none(store, commit_id: str | None) -> pygit2.Commit | None:
     if obj is None or obj.type_str != "commit":
         raise RevisionNotFound(f"commit {commit_id} is not in the repository")
     return obj.peel(pygit2.Commit)
+
+
+def changed_paths(
+    repo: pygit2.Repository,
+    old: pygit2.Tree | None,
+    new: pygit2.Tree | None,
+    prefix: str = "",
+) -> dict[str, tuple[pygit2.Oid | None, pygit2.Oid | None]]:
+    """Return every file path that differs between two root trees.
+
+    libgit2's tree diff skips subtrees whose ids are equal, so the cost follows what
+    changed, not the size of the store. No rename detection: a move is a deletion
+    plus an addition.
+
+    Args:
+        repo: the repository holding both trees.
+        old, new: root trees; None stands for an empty tree.
+        prefix: compare only below this folder (e.g. ``"Tickets"``).
+
+    Returns:
+        ``{path: (blob id in old or None, blob id in new or None)}``, repository paths.
+    """
+    if prefix:
+        old, new = _subtree(repo, old, prefix), _subtree(repo, new, prefix)
+    if old is None and new is None:
+        return {}
+    if old is not None and new is not None and old.id == new.id:
+        return {}
+    if old is None:
+        diff = new.diff_to_tree(swap=True)
+    elif new is None:
+        diff = old.diff_to_tree()
+    else:
+        diff = repo.diff(old, new)
+    lead = f"{prefix}/" if prefix else ""
+    found: dict[str, tuple[pygit2.Oid | None, pygit2.Oid | None]] = {}
+    for delta in diff.deltas:
+        added = delta.status == pygit2.enums.DeltaStatus.ADDED
+        deleted = delta.status == pygit2.enums.DeltaStatus.DELETED
+        path = delta.old_file.path if deleted else delta.new_file.path
+        found[lead + path] = (None if added else delta.old_file.id, None if deleted else delta.new_file.id)
+    return found
+
+
+def tickets_in(paths) -> dict[str, set[str]]:
+    """Group repository paths by ticket: ``{T_NO: {"E", "I", "T"} ∩ kinds present}``.
+
+    Paths that do not name a ticket file (or carry an invalid T_NO) are ignored.
+    """
+    found: dict[str, set[str]] = {}
+    for path in paths:
+        parsed = layout.parse_path(path)
+        if parsed is None:
+            continue
+        kind, t_no = parsed
+        try:
+            layout.validate_t_no(t_no)
+        except InvalidTicketNumber:
+            continue
+        found.setdefault(t_no, set()).add(kind)
+    return found
 
 
 def changed_tickets(store, old_commit: str | None, new_commit: str) -> set[str]:
@@ -55,35 +116,19 @@ def changed_tickets(store, old_commit: str | None, new_commit: str) -> set[str]:
     old = commit_or_none(store, old_commit)
     if old is not None and old.tree_id == new.tree_id:
         return set()
-    new_root = _tickets_tree(store.repo, new.tree)
-    old_root = _tickets_tree(store.repo, old.tree) if old is not None else None
-    if new_root is None and old_root is None:
-        return set()
-    if old_root is not None and new_root is not None and old_root.id == new_root.id:
-        return set()
-    repo = store.repo
-    if old_root is None:
-        diff = new_root.diff_to_tree(swap=True)
-    elif new_root is None:
-        diff = old_root.diff_to_tree()
-    else:
-        diff = repo.diff(old_root, new_root)
-    found: set[str] = set()
-    for delta in diff.deltas:
-        for path in (delta.old_file.path, delta.new_file.path):
-            parsed = layout.parse_path(f"{layout.ROOT}/{path}") if path else None
-            if parsed is not None:
-                found.add(parsed[1])
-    return found
+    paths = changed_paths(store.repo, old.tree if old is not None else None, new.tree, layout.ROOT)
+    return set(tickets_in(paths))
 
 
-def _tickets_tree(repo: pygit2.Repository, tree: pygit2.Tree) -> pygit2.Tree | None:
+def _subtree(repo: pygit2.Repository, tree: pygit2.Tree | None, name: str) -> pygit2.Tree | None:
+    if tree is None:
+        return None
     try:
-        entry = tree[layout.ROOT]
+        entry = tree[name]
     except KeyError:
         return None
     obj = repo[entry.id]
     return obj if isinstance(obj, pygit2.Tree) else None
 
 
-__all__ = ["changed_tickets", "commit_or_none"]
+__all__ = ["changed_paths", "changed_tickets", "commit_or_none", "tickets_in"]

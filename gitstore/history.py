@@ -51,6 +51,7 @@ from typing import Any, Iterator
 import pygit2
 
 from . import layout
+from .changes import changed_paths, tickets_in
 from .errors import HistoryUnavailable, InvalidOption, InvalidTicketNumber, RevisionNotFound, TicketNotFound
 
 SCHEMA_VERSION = 1
@@ -522,59 +523,10 @@ def _git_ticket_changes(repo: pygit2.Repository, commits: list[pygit2.Commit]) -
 def ticket_changes(repo: pygit2.Repository, old: pygit2.Tree | None, new: pygit2.Tree | None) -> dict[str, set[str]]:
     """Return ``{T_NO: {kinds}}`` of the ticket files that differ between two root trees.
 
-    Only the ``Tickets/`` subtree is compared, and equal subtrees are skipped by id,
-    so the cost follows the number of changed files, not the size of the store.
+    Only the ``Tickets/`` subtree is compared (``gitstore.changes``), so the cost
+    follows the number of changed files, not the size of the store.
     """
-    paths: list[str] = []
-    _diff_trees(repo, _subtree(repo, old, layout.ROOT), _subtree(repo, new, layout.ROOT), layout.ROOT + "/", paths)
-    found: dict[str, set[str]] = {}
-    for path in paths:
-        parsed = layout.parse_path(path)
-        if parsed is None:
-            continue
-        kind, t_no = parsed
-        try:
-            layout.validate_t_no(t_no)
-        except InvalidTicketNumber:
-            continue
-        found.setdefault(t_no, set()).add(kind)
-    return found
-
-
-def _subtree(repo: pygit2.Repository, tree: pygit2.Tree | None, name: str) -> pygit2.Tree | None:
-    if tree is None:
-        return None
-    try:
-        entry = tree[name]
-    except KeyError:
-        return None
-    return repo[entry.id] if entry.filemode == _TREE_MODE else None
-
-
-def _diff_trees(repo: pygit2.Repository, old: pygit2.Tree | None, new: pygit2.Tree | None, prefix: str, out: list[str]) -> None:
-    if old is not None and new is not None and old.id == new.id:
-        return
-    before = {entry.name: entry for entry in old} if old is not None else {}
-    for entry in new if new is not None else ():
-        previous = before.pop(entry.name, None)
-        if previous is not None and previous.id == entry.id:
-            continue
-        _diff_entry(repo, previous, entry, prefix, out)
-    for previous in before.values():
-        _diff_entry(repo, previous, None, prefix, out)
-
-
-_TREE_MODE = pygit2.enums.FileMode.TREE
-
-
-def _diff_entry(repo: pygit2.Repository, old: Any, new: Any, prefix: str, out: list[str]) -> None:
-    name = (new or old).name
-    old_tree = repo[old.id] if old is not None and old.filemode == _TREE_MODE else None
-    new_tree = repo[new.id] if new is not None and new.filemode == _TREE_MODE else None
-    if old_tree is not None or new_tree is not None:
-        _diff_trees(repo, old_tree, new_tree, f"{prefix}{name}/", out)
-    if (old is not None and old_tree is None) or (new is not None and new_tree is None):
-        out.append(prefix + name)
+    return tickets_in(changed_paths(repo, old, new, layout.ROOT))
 
 
 _INDEXES: "weakref.WeakKeyDictionary[Any, HistoryIndex]" = weakref.WeakKeyDictionary()

@@ -132,16 +132,9 @@ class WorktreeSync:
         if old_tree is None:
             self._mark(head.id)
             return []
-        diff = old_tree.diff_to_tree(head.tree)
-        changes = {}
-        for delta in diff.deltas:
-            path = delta.new_file.path if delta.status != pygit2.GIT_DELTA_DELETED else delta.old_file.path
-            if prefix and not path.startswith(prefix):
-                continue
-            old = delta.old_file.id if delta.status != pygit2.GIT_DELTA_ADDED else None
-            new = delta.new_file.id if delta.status != pygit2.GIT_DELTA_DELETED else None
-            changes[path] = (old, new)
-        self.record(head.id, changes)
+        from .changes import changed_paths
+
+        self.record(head.id, changed_paths(self.repo, old_tree, head.tree, prefix))
         return self.flush()
 
 

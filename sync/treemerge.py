@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import pygit2
 
 from gitstore import layout
+from gitstore.changes import changed_paths as tree_changes
 from gitstore.treewrite import blob_at
 from gitstore.errors import GitStoreError, MergeConflictError
 from gitstore.rules import cross_file_problems
@@ -66,13 +67,7 @@ class TreeMerge:
 
 def changed_paths(repo: pygit2.Repository, old: pygit2.Tree, new: pygit2.Tree) -> dict[str, pygit2.Oid | None]:
     """Return path → blob id in ``new`` (None if deleted) for every path that differs."""
-    result: dict[str, pygit2.Oid | None] = {}
-    for delta in old.diff_to_tree(new).deltas:
-        if delta.status == pygit2.enums.DeltaStatus.DELETED:
-            result[delta.old_file.path] = None
-        else:
-            result[delta.new_file.path] = delta.new_file.id
-    return result
+    return {path: new_id for path, (_old_id, new_id) in tree_changes(repo, old, new).items()}
 
 
 def empty_tree(repo: pygit2.Repository) -> pygit2.Tree:
