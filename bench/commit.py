@@ -95,6 +95,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,100000")
     parser.add_argument("--updates", type=int, default=500)
     parser.add_argument("--workdir", default=None, help="where to build stores (default: a temp folder)")
+    parser.add_argument("--fsync", choices=["off", "on", "both"], default="both", help="which fsync modes to measure")
     args = parser.parse_args()
     root = Path(args.workdir or tempfile.mkdtemp(prefix="gitstore-bench-"))
     try:
@@ -103,13 +104,16 @@ def main() -> None:
             t0 = time.perf_counter()
             fast_store(base, size)
             build_s = time.perf_counter() - t0
-            for fsync in (False, True):
+            modes = {"off": (False,), "on": (True,), "both": (False, True)}[args.fsync]
+            for fsync in modes:
                 ours = root / f"gs-{size}-{fsync}"
                 theirs = root / f"git-{size}-{fsync}"
                 git(root, "clone", "-q", "--no-hardlinks", str(base), str(ours))
                 git(root, "clone", "-q", "--no-hardlinks", str(base), str(theirs))
                 git(theirs, "config", "gc.auto", "0")
                 Store.open(ours, fsync=False).close()
+                os.sync()  # let the clones' checkout writeback finish before timing anything
+                time.sleep(2)
                 seed = 7 + size
                 g = gitstore_run(ours, size, args.updates, fsync, seed)
                 b = git_cli_run(theirs, size, args.updates, fsync, seed)

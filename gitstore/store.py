@@ -704,6 +704,7 @@ class Store:
                     ) != current.get(kind):
                         changed_kinds.append(kind)
             if current is not None and not changed_kinds:
+                self.objects.discard()  # nothing to commit: drop the staged blobs
                 raise ValidationError(f"ticket {t_no}: the update changes nothing")
             names = [layout.file_name(k, t_no) for k in (changed_kinds or ["T"])]
             message = _commit_message(

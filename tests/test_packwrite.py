@@ -59,3 +59,8 @@ def test_failed_write_leaves_no_objects(tmp_path):
         pass
     assert pack_files(store) == packs
     assert store.objects.staging.objects == {}
+    try:
+        store.set_state("1", {"priority": "LOW"}, actor="x")  # changes nothing
+    except Exception:
+        pass
+    assert store.objects.staging.objects == {}
