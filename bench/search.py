@@ -254,7 +254,6 @@ def main() -> None:
 
         threading.Thread(target=pump, daemon=True).start()
         ready.wait(120)
-        from whoosh.query import Term
         import whoosh.index as wix
 
         raw = wix.open_dir(str(index.folder)).searcher()

@@ -52,7 +52,7 @@ import pygit2
 
 from . import layout
 from .changes import changed_paths, tickets_in
-from .errors import HistoryUnavailable, InvalidOption, InvalidTicketNumber, RevisionNotFound, TicketNotFound
+from .errors import HistoryUnavailable, InvalidOption, RevisionNotFound, TicketNotFound
 
 SCHEMA_VERSION = 1
 """Version of the history file's tables; a different version triggers a rebuild."""
@@ -502,22 +502,14 @@ def _git_ticket_changes(repo: pygit2.Repository, commits: list[pygit2.Commit]) -
     )
     if proc.returncode:
         return None
-    found: dict[str, dict[str, set[str]]] = {str(c.id): {} for c in commits}
-    current: dict[str, set[str]] | None = None
+    paths: dict[str, list[str]] = {str(c.id): [] for c in commits}
+    current: list[str] | None = None
     for line in proc.stdout.splitlines():
         if line.startswith("@") and len(line) == 41:
-            current = found.get(line[1:])
-            continue
-        parsed = layout.parse_path(line) if line and current is not None else None
-        if parsed is None:
-            continue
-        kind, t_no = parsed
-        try:
-            layout.validate_t_no(t_no)
-        except InvalidTicketNumber:
-            continue
-        current.setdefault(t_no, set()).add(kind)
-    return found
+            current = paths.get(line[1:])
+        elif line and current is not None:
+            current.append(line)
+    return {commit: tickets_in(found) for commit, found in paths.items()}
 
 
 def ticket_changes(repo: pygit2.Repository, old: pygit2.Tree | None, new: pygit2.Tree | None) -> dict[str, set[str]]:

@@ -11,7 +11,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 
 from conftest import git, requires_git
 from gitstore import Store

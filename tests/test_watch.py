@@ -17,7 +17,6 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
 
 from conftest import git, requires_git
 
