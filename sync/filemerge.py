@@ -102,6 +102,22 @@ def canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
+def _trivial(base: bytes | None, ours: bytes | None, theirs: bytes | None) -> "FileMerge | None":
+    """Git's trivial three-way cases: equal sides, or one side unchanged from the base.
+
+    A file deleted on one side and changed on the other keeps the change.
+    """
+    if ours == theirs:
+        return FileMerge(ours)
+    if base == ours:
+        return FileMerge(theirs)
+    if base == theirs:
+        return FileMerge(ours)
+    if ours is None or theirs is None:
+        return FileMerge(theirs if ours is None else ours)
+    return None
+
+
 def merge_ticket_file(
     kind: str,
     name: str,
@@ -125,16 +141,10 @@ def merge_ticket_file(
         MergeConflictError: both sides changed the file and neither validates, or the
             merged file breaks the schema.
     """
-    if not base:
-        base = None
-    if ours == theirs:
-        return FileMerge(ours)
-    if base == ours:
-        return FileMerge(theirs)
-    if base == theirs:
-        return FileMerge(ours)
-    if ours is None or theirs is None:
-        return FileMerge(theirs if ours is None else ours)
+    base = base or None
+    trivial = _trivial(base, ours, theirs)
+    if trivial is not None:
+        return trivial
     ours_model, ours_error = _parse(kind, ours, name)
     theirs_model, theirs_error = _parse(kind, theirs, name)
     if ours_model is None and theirs_model is None:
@@ -283,16 +293,10 @@ def merge_json_objects(name: str, base: bytes | None, ours: bytes | None, theirs
     Raises:
         MergeConflictError: a side is not a JSON object.
     """
-    if not base:
-        base = None
-    if ours == theirs:
-        return FileMerge(ours)
-    if base == ours:
-        return FileMerge(theirs)
-    if base == theirs:
-        return FileMerge(ours)
-    if ours is None or theirs is None:
-        return FileMerge(theirs if ours is None else ours)
+    base = base or None
+    trivial = _trivial(base, ours, theirs)
+    if trivial is not None:
+        return trivial
     parsed = []
     for side, data in (("base", base), ("ours", ours), ("theirs", theirs)):
         if data is None:
