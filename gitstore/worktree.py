@@ -19,11 +19,13 @@ commits is caught up the same way.
 
 from __future__ import annotations
 
+import itertools
 import os
-import tempfile
 from pathlib import Path
 
 import pygit2
+
+_COUNTER = itertools.count()
 
 
 class WorktreeSync:
@@ -70,6 +72,7 @@ class WorktreeSync:
         index = self.repo.index
         index.read(force=False)
         kept: list[str] = []
+        known_dirs: set[Path] = set()
         for path, (base, new) in sorted(self.pending.items()):
             full = workdir / path
             current = _hash_file(full)
@@ -87,7 +90,7 @@ class WorktreeSync:
                 _index_remove(index, path)
                 continue
             if current != new:
-                _atomic_write(full, self.repo[new].data, self.tmp_dir)
+                _atomic_write(full, self.repo[new].data, self.tmp_dir, known_dirs)
             index.add(path)
         index.write()
         self.pending.clear()
@@ -153,17 +156,28 @@ def _index_remove(index: pygit2.Index, path: str) -> None:
         pass
 
 
-def _atomic_write(path: Path, data: bytes, tmp_dir: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_dir.mkdir(exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="checkout-", suffix=".tmp")
+def _atomic_write(path: Path, data: bytes, tmp_dir: Path, known_dirs: set | None = None) -> None:
+    """Write ``data`` to ``path`` by writing a temporary file in ``tmp_dir`` and renaming.
+
+    ``tmp_dir`` is inside ``.git`` on the same file system, so a crash never leaves a
+    half-written ticket file (nor a stray temporary file) in the working tree.
+    """
+    if known_dirs is None or path.parent not in known_dirs:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if known_dirs is not None:
+            known_dirs.add(path.parent)
+    tmp = tmp_dir / f"checkout-{os.getpid()}-{next(_COUNTER)}.tmp"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileNotFoundError:
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
