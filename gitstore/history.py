@@ -42,6 +42,7 @@ import shutil
 import sqlite3
 import subprocess
 import threading
+import time
 import weakref
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -168,17 +169,23 @@ class HistoryIndex:
     def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(self.path), timeout=60.0, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
+        # Two processes may create the file at once. Switching to WAL takes an exclusive
+        # lock without SQLite's busy handler, so retry it; the schema is (re)created only
+        # after checking again under the write lock, never over another process's work.
+        _retry_locked(lambda: conn.execute("PRAGMA journal_mode=WAL"))
         conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-        row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        _retry_locked(lambda: conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"))
+        select = "SELECT value FROM meta WHERE key='schema_version'"
+        row = conn.execute(select).fetchone()
         if row is None or row[0] != str(SCHEMA_VERSION):
             conn.execute("BEGIN IMMEDIATE")
-            _drop_all(conn)
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            row = conn.execute(select).fetchone()
+            if row is None or row[0] != str(SCHEMA_VERSION):
+                _drop_all(conn)
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             conn.execute("COMMIT")
         return conn
 
@@ -519,6 +526,18 @@ def ticket_changes(repo: pygit2.Repository, old: pygit2.Tree | None, new: pygit2
     follows the number of changed files, not the size of the store.
     """
     return tickets_in(changed_paths(repo, old, new, layout.ROOT))
+
+
+def _retry_locked(run, seconds: float = 60.0):
+    """Run ``run()``, retrying while SQLite answers "database is locked"."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return run()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 _INDEXES: "weakref.WeakKeyDictionary[Any, HistoryIndex]" = weakref.WeakKeyDictionary()
