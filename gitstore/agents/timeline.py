@@ -12,6 +12,7 @@ in a small process-wide LRU (``CACHE_ENTRIES`` blob pairs).
 from __future__ import annotations
 
 from collections import OrderedDict
+from operator import attrgetter
 from datetime import datetime
 
 import orjson
@@ -101,16 +102,34 @@ class Timeline:
         ids: the ids of all messages (what an agent that processed this version saw).
     """
 
-    __slots__ = ("entries", "external", "ids")
+    __slots__ = ("entries", "_external", "_ids")
 
     def __init__(self, entries: tuple[Entry, ...]):
         self.entries = entries
-        self.external = tuple(e for e in entries if e.kind == "E")
-        self.ids = frozenset(e.message_id for e in entries)
+        self._external: tuple[Entry, ...] | None = None
+        self._ids: frozenset[str] | None = None
+
+    @property
+    def external(self) -> tuple[Entry, ...]:
+        """The E messages only (computed on first use: most builds never need it)."""
+        if self._external is None:
+            self._external = tuple(e for e in self.entries if e.kind == "E")
+        return self._external
+
+    @property
+    def ids(self) -> frozenset[str]:
+        """The ids of all messages (computed on first use)."""
+        if self._ids is None:
+            self._ids = frozenset(e.message_id for e in self.entries)
+        return self._ids
 
     def visible(self, kinds: tuple[str, ...]) -> tuple[Entry, ...]:
         """Return the entries of the given file kinds (``("E",)`` or ``("E", "I")``)."""
         return self.entries if "I" in kinds else self.external
+
+
+_ORDER = attrgetter("when", "message_id")
+"""Timeline order (seed 000 §3.3.1): by time, then message id."""
 
 
 def load_timeline(repo: pygit2.Repository, tree: pygit2.Tree, t_no: str) -> Timeline:
@@ -128,7 +147,7 @@ def load_timeline(repo: pygit2.Repository, tree: pygit2.Tree, t_no: str) -> Time
         return cached
     entries = _parse(repo, e_oid, "E", layout.file_name("E", t_no))
     entries += _parse(repo, i_oid, "I", layout.file_name("I", t_no))
-    entries.sort(key=lambda e: (e.when, e.message_id))
+    entries.sort(key=_ORDER)
     result = Timeline(tuple(entries))
     _CACHE[key] = result
     while len(_CACHE) > CACHE_ENTRIES:
