@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -82,6 +83,30 @@ def git(path, *args, check=True) -> str:
     if check and proc.returncode != 0:
         raise AssertionError(f"git {' '.join(args)} failed: {proc.stderr}")
     return proc.stdout
+
+
+def import_json(gs, kind: str, *args) -> dict:
+    """Run ``gitstore import KIND ARGS… --json`` through the ``gs`` fixture; return the summary."""
+    result = gs("import", kind, *args, "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def read_all(path) -> dict:
+    """Return ``{T_NO: TicketFiles}`` of every ticket of the store at ``path``."""
+    from gitstore import Store
+
+    with Store.open(path, fsync=False) as store:
+        return {t_no: store.read(t_no) for t_no in store.list_tickets()}
+
+
+def internal_messages(path) -> dict[str, tuple[str, dict]]:
+    """Return ``{message_id: (T_NO, message as JSON)}`` of every internal message."""
+    return {
+        message.message_id: (t_no, message.model_dump(mode="json"))
+        for t_no, files in read_all(path).items()
+        for message in files.internal.messages
+    }
 
 
 def shared_or_skip(*parts: str) -> Path:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-from conftest import TEST_DATA, git, requires_git
+from conftest import TEST_DATA, git, import_json, internal_messages, requires_git
 
 FIXTURE = TEST_DATA / "mattermost_export.jsonl"
 
@@ -34,21 +34,8 @@ def posts() -> list[tuple[str, dict]]:
     return found
 
 
-def internal_messages(path) -> dict[str, tuple[str, dict]]:
-    from gitstore import Store
-
-    found = {}
-    with Store.open(path, fsync=False) as store:
-        for t_no in store.list_tickets():
-            for message in store.read(t_no).internal.messages:
-                found[message.message_id] = (t_no, message.model_dump(mode="json"))
-    return found
-
-
 def run_json(gs, *args):
-    result = gs("import", "mattermost", *args, "--json")
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+    return import_json(gs, "mattermost", *args)
 
 
 def test_tag_and_channel_map_counts_text_sender_time(gs):

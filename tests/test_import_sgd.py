@@ -12,7 +12,7 @@ import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from conftest import TEST_DATA, git, requires_git, shared_or_skip
+from conftest import TEST_DATA, git, import_json, read_all, requires_git, shared_or_skip
 
 SAMPLE = TEST_DATA / "sgd_sample" / "dialogues_001.json"
 
@@ -21,17 +21,8 @@ def dialogues(path: Path) -> list[dict]:
     return json.loads(path.read_text())
 
 
-def read_all(path):
-    from gitstore import Store
-
-    with Store.open(path, fsync=False) as store:
-        return {t_no: store.read(t_no) for t_no in store.list_tickets()}
-
-
 def run_json(gs, *args):
-    result = gs("import", "sgd", *args, "--json")
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+    return import_json(gs, "sgd", *args)
 
 
 def test_turns_and_decisions_counts_and_spot_checks(gs):

@@ -13,7 +13,7 @@ import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
-from conftest import TEST_DATA, git, requires_git, shared_or_skip
+from conftest import TEST_DATA, git, import_json, internal_messages, requires_git, shared_or_skip
 
 SAMPLE = TEST_DATA / "slack_sample"
 
@@ -28,21 +28,8 @@ def raw_records(folder: Path, channels=None) -> list[tuple[str, dict]]:
     return found
 
 
-def internal_messages(path) -> dict[str, tuple[str, dict]]:
-    from gitstore import Store
-
-    found = {}
-    with Store.open(path, fsync=False) as store:
-        for t_no in store.list_tickets():
-            for message in store.read(t_no).internal.messages:
-                found[message.message_id] = (t_no, message.model_dump(mode="json"))
-    return found
-
-
 def run_json(gs, *args):
-    result = gs("import", "slack", *args, "--json")
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+    return import_json(gs, "slack", *args)
 
 
 def test_channel_map_per_channel_counts_text_sender_time(gs):

@@ -12,7 +12,7 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-from conftest import TEST_DATA, git, requires_git, shared_or_skip
+from conftest import TEST_DATA, git, import_json, read_all, requires_git, shared_or_skip
 
 SAMPLE = TEST_DATA / "trello_sample.json"
 
@@ -28,17 +28,8 @@ def expected_counts(path: Path) -> tuple[int, int, int]:
     return len(cards), descs + comments, progress
 
 
-def read_all(path):
-    from gitstore import Store
-
-    with Store.open(path, fsync=False) as store:
-        return {t_no: store.read(t_no) for t_no in store.list_tickets()}
-
-
 def run_json(gs, *args):
-    result = gs("import", "trello", *args, "--json")
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+    return import_json(gs, "trello", *args)
 
 
 def test_cards_comments_moves_counts_and_spot_checks(gs):

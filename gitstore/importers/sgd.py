@@ -23,8 +23,8 @@ Mapping, one ticket per dialogue, one commit per turn:
   otherwise (the chosen system ``actions``). ``confidence`` 1.0 and
   ``human_confirmed`` true: the labels are human annotations.
 - **Times**: SGD has none. They are synthesised, deterministically: dialogue
-  ``N_XXXXX`` starts at ``start`` (default 2019-01-01T00:00:00Z) + ((N−1)·100000 +
-  XXXXX) hours, and turn k is k·30 seconds later (an id of another shape uses its
+  ``<n>_<m>`` (e.g. ``1_00012``) starts at ``start`` (default 2019-01-01T00:00:00Z) +
+  ((n−1)·100000 + m) hours, and turn k is k·30 seconds later (an id of another shape uses its
   position in the file). ``platform_specific.synthetic_time`` marks every message.
 
 A truncated or malformed file stops the import with file, line, column and record
