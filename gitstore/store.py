@@ -128,7 +128,7 @@ class Store:
         _configure_fsync(fsync)
         self.lock = WriterLock(self.git_dir, timeout=lock_timeout)
         self.worktree = WorktreeSync(repo, self.state_dir)
-        self.objects = ObjectWriter(self.git_dir, self.state_dir)
+        self._objects: ObjectWriter | None = None
         self._subscribers: list[Callable[[CommitEvent], None]] = []
         self._batch_depth = 0
         self._flush_interval: float | None = None
@@ -208,6 +208,16 @@ class Store:
     def path(self) -> Path:
         """The working tree (or, for a bare store, the repository folder)."""
         return Path(self.repo.workdir or self.repo.path)
+
+    @property
+    def objects(self) -> ObjectWriter:
+        """The write path's object writer (``packwrite``), opened on first write.
+
+        Read-only commands never pay for its second repository handle.
+        """
+        if self._objects is None:
+            self._objects = ObjectWriter(self.git_dir, self.state_dir)
+        return self._objects
 
     @property
     def in_batch(self) -> bool:
