@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,8 +59,3 @@ class CliContext:
 
 
 pass_cli = click.make_pass_decorator(CliContext)
-
-
-def env_actor() -> str | None:
-    """The actor from the environment, if set."""
-    return os.environ.get("GITSTORE_ACTOR") or None

@@ -108,16 +108,6 @@ class WriterLock:
         self._pid_file.unlink(missing_ok=True)
         return removed
 
-    def clear_stale(self) -> list[str]:
-        """Take and release the lock once, returning the stale git lock files removed.
-
-        Used by ``repair``. Raises LockTimeout when a live writer holds the lock.
-        """
-        self.acquire()
-        removed = list(self.recovered)
-        self.release()
-        return removed
-
     def __enter__(self) -> "WriterLock":
         self.acquire()
         return self
