@@ -247,9 +247,9 @@ def hooks_install(ctx: CliContext, force: bool, as_json: bool) -> None:
     Example:
       gitstore hooks install
     """
-    from sync.setup import install_and_register
+    from sync.setup import configure_store
 
-    report = install_and_register(ctx.store().repo, force=force)
+    report = configure_store(ctx.store().repo, hooks=True, force=force)
     if as_json:
         print_json(report)
         return

@@ -27,14 +27,16 @@ from .errors import ArchivedTicket
 
 def _same_apart_from_stamps_and_flag(current: Any, new: Any) -> bool:
     """True when ``new`` equals ``current`` except sync stamps and the archived flag."""
-    stamp_e = {"last_updated": current.external.last_updated}
-    stamp_i = {"last_updated": current.internal.last_updated}
-    stamp_t = {"last_synchronized": current.workflow.last_synchronized, "archived": current.workflow.archived}
-    return (
-        new.external.model_copy(update=stamp_e) == current.external
-        and new.internal.model_copy(update=stamp_i) == current.internal
-        and new.workflow.model_copy(update=stamp_t) == current.workflow
-    )
+    from .ticket import STAMP_FIELDS
+
+    for kind, field in STAMP_FIELDS.items():
+        old = current.get(kind)
+        keep = {field: getattr(old, field)}
+        if kind == "T":
+            keep["archived"] = old.archived
+        if new.get(kind).model_copy(update=keep) != old:
+            return False
+    return True
 
 
 def check_writable(t_no: str, current: Any, new: Any) -> None:
@@ -123,13 +125,13 @@ def filter_archived(repo: Any, tree: Any, t_nos: list[str], archived: bool) -> l
         archived: True to keep only archived tickets, False to keep the others.
     """
     from .layout import ticket_path
+    from .treewrite import blob_at
 
     kept = []
     for t_no in t_nos:
-        try:
-            data = repo[tree[ticket_path("T", t_no)].id].data
-        except KeyError:
+        oid = blob_at(tree, ticket_path("T", t_no))
+        if oid is None:
             continue
-        if blob_is_archived(data) == archived:
+        if blob_is_archived(repo[oid].data) == archived:
             kept.append(t_no)
     return kept

@@ -91,19 +91,9 @@ def audit_log(
     low, high = _date(since, "--since"), _date(until, "--until")
     if low is not None and high is not None and low > high:
         raise InvalidOption(f"--since {since!r} is after --until {until!r}")
-    where, params = ["1=1"], []
-    if actor is not None:
-        where.append("c.actor = ?")
-        params.append(actor)
-    if agent is not None:
-        where.append("c.agent = ?")
-        params.append(agent)
-    if low is not None:
-        where.append("c.author_time >= ?")
-        params.append(low)
-    if high is not None:
-        where.append("c.author_time <= ?")
-        params.append(high)
+    filters = (("c.actor = ?", actor), ("c.agent = ?", agent), ("c.author_time >= ?", low), ("c.author_time <= ?", high))
+    where = ["1=1"] + [clause for clause, value in filters if value is not None]
+    params = [value for _clause, value in filters if value is not None]
     rows = iter_commits(store, " AND ".join(where), tuple(params), ticket=ticket)
     return (_log_entry(row) for row in rows)
 

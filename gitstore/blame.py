@@ -27,13 +27,9 @@ from typing import Any
 from . import layout
 from .errors import InvalidOption, TicketNotFound
 from .history import HistoryEntry, for_store
+from .ticket import ITEM_LISTS
+from .treewrite import blob_at
 
-ITEM_LISTS = {
-    "E": {"messages": ("message", "message_id")},
-    "I": {"messages": ("message", "message_id"), "progress_updates": ("progress_update", "update_id")},
-    "T": {"agent_decisions": ("agent_decision", "decision_id")},
-}
-"""Per file kind: list field → (item name, id field) of items blamed one by one."""
 
 
 @dataclass(frozen=True)
@@ -91,17 +87,14 @@ def blame(store: Any, t_no: str, kind: str) -> list[BlameLine]:
 
     def load(commit: str) -> dict | None:
         if commit not in cache:
-            try:
-                cache[commit] = json.loads(repo[repo[commit].tree[path].id].data)
-            except KeyError:
-                cache[commit] = None
+            oid = blob_at(repo[commit].tree, path)
+            cache[commit] = json.loads(repo[oid].data) if oid is not None else None
         return cache[commit]
 
     side = [(seq, entry) for seq, entry, _ in rows if not entry.mainline]
     owner: dict[tuple[str, str], HistoryEntry] = {}
     field_owner: dict[str, HistoryEntry] = {}
     previous: dict | None = None
-    final: dict | None = None
     for seq, entry, parents in rows:
         if not entry.mainline:
             continue
@@ -131,8 +124,7 @@ def blame(store: Any, t_no: str, kind: str) -> list[BlameLine]:
                 if name not in data:
                     del field_owner[name]
         previous = data
-        final = data
-    return _lines(kind, final or {}, owner, field_owner)
+    return _lines(kind, previous or {}, owner, field_owner)
 
 
 def _side_origin(side: list, before_seq: int, load, list_name: str, id_field: str, key: str) -> HistoryEntry | None:
@@ -154,10 +146,7 @@ def _side_setter(repo: Any, side: list, before_seq: int, load, path: str, name: 
         if name not in data or data[name] != value:
             continue
         parents = repo[entry.commit].parent_ids
-        try:
-            before = json.loads(repo[repo[parents[0]].tree[path].id].data) if parents else {}
-        except KeyError:
-            before = {}
+        before = (load(str(parents[0])) or {}) if parents else {}
         if name not in before or before[name] != value:
             return entry
     return None

@@ -14,15 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import TicketNotFound
+from .ticket import ITEM_LISTS, STAMP_FIELDS
+from .timeutil import format_utc
 
-LISTS = {
-    "E": {"messages": ("message", "message_id")},
-    "I": {"messages": ("message", "message_id"), "progress_updates": ("progress_update", "update_id")},
-    "T": {"agent_decisions": ("agent_decision", "decision_id")},
-}
-"""Per file kind: list field → (item name, id field); items are matched by id."""
-
-STAMPS = {"E": "last_updated", "I": "last_updated", "T": "last_synchronized"}
 
 
 @dataclass(frozen=True)
@@ -105,16 +99,16 @@ def diff_files(t_no: str, old: Any, new: Any, old_commit: str | None, new_commit
         old_commit,
         new_commit,
         created=old is None,
-        old_time=old.workflow.model_dump(mode="json")["last_synchronized"] if old is not None else None,
-        new_time=new.workflow.model_dump(mode="json")["last_synchronized"],
+        old_time=format_utc(old.workflow.last_synchronized) if old is not None else None,
+        new_time=format_utc(new.workflow.last_synchronized),
     )
     for kind in ("E", "I", "T"):
         before = old.get(kind).model_dump(mode="json") if old is not None else {}
         after = new.get(kind).model_dump(mode="json")
-        for list_name, (item, id_field) in LISTS[kind].items():
+        for list_name, (item, id_field) in ITEM_LISTS[kind].items():
             result.items += _list_changes(kind, item, id_field, before.get(list_name, []), after.get(list_name, []))
         for name in list(after) + [k for k in before if k not in after]:
-            if name in LISTS[kind] or name == STAMPS[kind]:
+            if name in ITEM_LISTS[kind] or name == STAMP_FIELDS[kind]:
                 continue
             if before.get(name) != after.get(name):
                 result.fields.append(FieldChange(kind, name, before.get(name), after.get(name)))

@@ -46,7 +46,7 @@ from .lock import WriterLock
 from .packwrite import ObjectWriter
 from .revisions import resolve_commit
 from .rules import cross_file_problems
-from .ticket import TicketFiles, new_ticket
+from .ticket import STAMP_FIELDS, TicketFiles, new_ticket
 from .timeutil import to_utc, utc_now
 from .treewrite import blob_at, write_tree
 from .update import apply_update
@@ -450,6 +450,10 @@ class Store:
         def mutate(current: TicketFiles | None):
             if current is not None:
                 raise TicketExists(f"ticket {t_no} already exists")
+            if update_data:  # the same issue-7 rules as Store.update (roles, stages, agents)
+                from .agents.roles import enforce_update_rules
+
+                enforce_update_rules(self, update_data, actor=actor, agent=agent)
             applied = apply_update(files, update_data, when) if update_data else None
             return (applied.files if applied else files), (applied.added if applied else {})
 
@@ -824,9 +828,8 @@ class Store:
 
 
 def _stamp_fields(kind: str, current: TicketFiles) -> dict:
-    model = current.get(kind)
-    key = "last_synchronized" if kind == "T" else "last_updated"
-    return {key: getattr(model, key)}
+    key = STAMP_FIELDS[kind]
+    return {key: getattr(current.get(kind), key)}
 
 
 def _check_trailer_value(what: str, value: str) -> None:

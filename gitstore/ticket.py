@@ -16,6 +16,17 @@ from .models import (
 )
 
 
+STAMP_FIELDS = {"E": "last_updated", "I": "last_updated", "T": "last_synchronized"}
+"""Per file kind, the field holding the synchronized update's shared timestamp."""
+
+ITEM_LISTS = {
+    "E": {"messages": ("message", "message_id")},
+    "I": {"messages": ("message", "message_id"), "progress_updates": ("progress_update", "update_id")},
+    "T": {"agent_decisions": ("agent_decision", "decision_id")},
+}
+"""Per file kind: list field → (item name, id field) of items kept one by one."""
+
+
 @dataclass(frozen=True)
 class TicketFiles:
     """The E, I and T files of one ticket (seed 000 §2.1, the tri-file mesh).
@@ -49,9 +60,7 @@ class TicketFiles:
         """
         return TicketFiles(
             self.t_no,
-            self.external.model_copy(update={"last_updated": when}),
-            self.internal.model_copy(update={"last_updated": when}),
-            self.workflow.model_copy(update={"last_synchronized": when}),
+            *(self.get(kind).model_copy(update={STAMP_FIELDS[kind]: when}) for kind in "EIT"),
         )
 
 

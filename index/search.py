@@ -181,7 +181,6 @@ class SearchPlan:
     role: str
     parsed: Any
     filters: list
-    mask: Any
     status: str | None
     priority: str | None
     limit: int
@@ -229,7 +228,6 @@ def prepare(
         InvalidQuery: bad query syntax, unknown field, role, kind or date, bad limit.
     """
     from gitstore.errors import InvalidQuery
-    from whoosh.query import Or, Term
 
     role = check_role(role) if role else default_role(store)
     if kind is not None and kind not in ("external", "internal", "workflow"):
@@ -251,8 +249,7 @@ def prepare(
     if window is not None:
         filters.append(window)
     hidden = sorted(hidden_kinds(role))
-    mask = Or([Term("kind", k) for k in hidden]) if hidden else None
-    return SearchPlan(query, role, parsed, filters, mask, status, priority, limit, frozenset(hidden), count)
+    return SearchPlan(query, role, parsed, filters, status, priority, limit, frozenset(hidden), count)
 
 
 _SCHEMA = None
@@ -294,7 +291,7 @@ def execute(index, plan: SearchPlan) -> SearchResults:
     from gitstore.errors import GitStoreError
     from whoosh.query import And
 
-    query, role, parsed, filters, mask = plan.query, plan.role, plan.parsed, plan.filters, plan.mask
+    query, role, parsed, filters = plan.query, plan.role, plan.parsed, plan.filters
     status, priority, limit = plan.status, plan.priority, plan.limit
     for attempt in (1, 2):
         index.ensure_fresh()
@@ -309,6 +306,7 @@ def execute(index, plan: SearchPlan) -> SearchResults:
                     return SearchResults(query, role, 0, [], {"kind": {}}, index.commit, list(index.notices))
             elif filters:
                 filter_docs = And(filters) if len(filters) > 1 else filters[0]
+            mask = None
             if plan.hidden:  # the role's hidden kinds, as a docnum set cached per index generation
                 mask = _hidden_docs(index, searcher, plan.hidden)
             results = searcher.search(parsed, limit=limit, filter=filter_docs, mask=mask or None)

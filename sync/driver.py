@@ -16,7 +16,7 @@ from gitstore import layout
 from gitstore.errors import MergeConflictError
 
 from .filemerge import FileMerge, merge_json_objects, merge_ticket_file
-from .treemerge import CONFIG_PATH
+from gitstore.config import CONFIG_PATH
 
 
 def _read(path: str) -> bytes | None:

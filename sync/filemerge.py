@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitstore import layout
+from gitstore.config import dumps_config
 from gitstore.errors import GitStoreError, MergeConflictError
 from gitstore.timeutil import parse_utc
 
@@ -88,13 +89,11 @@ class FileMerge:
         data: the merged bytes, or None when the file is deleted.
         lost: values that lost a conflict, in a stable order.
         model: the validated model of ``data`` when the merge parsed the file.
-        merged: True when the semantic merge ran (both sides changed the file).
     """
 
     data: bytes | None
     lost: list[LostValue] = field(default_factory=list)
     model: Any = None
-    merged: bool = False
 
 
 def canonical(value: Any) -> str:
@@ -155,7 +154,7 @@ def merge_ticket_file(
     if ours_model is None or theirs_model is None:
         model, error = (theirs_model, ours_error) if ours_model is None else (ours_model, theirs_error)
         lost = LostValue(name, "(file)", "(the valid side)", f"invalid file: {error}", "invalid")
-        return FileMerge(layout.dumps(model), [lost], model, True)
+        return FileMerge(layout.dumps(model), [lost], model)
     base_model, _ = _parse(kind, base, name) if base is not None else (None, None)
     return merge_models(kind, name, base_model, ours_model, theirs_model)
 
@@ -190,7 +189,7 @@ def merge_models(kind: str, name: str, base: Any, ours: Any, theirs: Any) -> Fil
         model = layout.validate_data(kind, merged, name)
     except GitStoreError as exc:
         raise MergeConflictError(f"merged {name} is invalid: {exc}", getattr(exc, "problems", None)) from None
-    return FileMerge(layout.dumps(model), sorted(context.lost, key=lambda v: v.field), model, True)
+    return FileMerge(layout.dumps(model), sorted(context.lost, key=lambda v: v.field), model)
 
 
 class _Context:
@@ -314,6 +313,5 @@ def merge_json_objects(name: str, base: bytes | None, ours: bytes | None, theirs
         parsed.append(value)
     context = _Context(name, None)
     merged = _merge_value(parsed[0], parsed[1], parsed[2], "", context)
-    text = json.dumps(merged, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     lost = [LostValue(v.file, v.field.lstrip("."), v.kept, v.lost, v.reason) for v in context.lost]
-    return FileMerge(text.encode("utf-8"), lost, None, True)
+    return FileMerge(dumps_config(merged), lost, None)

@@ -153,12 +153,3 @@ def configure_store(repo: pygit2.Repository, *, hooks: bool, force: bool = False
         report.hooks = install_hooks(repo, force=force)
     return report
 
-
-def install_and_register(repo: pygit2.Repository, *, force: bool = False) -> SetupReport:
-    """``gitstore hooks install``: every hook for this kind of store, and the merge
-    driver when there is a working tree (see ``configure_store``).
-
-    Raises:
-        HookExistsError: a foreign hook is in the way and ``force`` is False.
-    """
-    return configure_store(repo, hooks=True, force=force)

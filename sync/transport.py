@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 import pygit2
 
 from gitstore.errors import PushRejected, RemoteError
+from gitstore.store import BRANCH
 
-BRANCH = "refs/heads/main"
 MAX_AUTH_ATTEMPTS = 3
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import pygit2
 
 from gitstore import layout
+from gitstore.config import CONFIG_PATH
 from gitstore.changes import changed_paths as tree_changes
 from gitstore.treewrite import blob_at
 from gitstore.errors import GitStoreError, MergeConflictError
@@ -29,7 +30,6 @@ from gitstore.ticket import TicketFiles
 
 from .filemerge import FileMerge, LostValue, merge_json_objects, merge_ticket_file
 
-CONFIG_PATH = ".gitstore/config.json"
 
 
 @dataclass
@@ -170,7 +170,8 @@ def _ticket_results(
         models = {}
         for kind, path in paths.items():
             merged = merged_files.get(path)
-            if merged is not None and merged.model is not None and merged.data is not None and pygit2.hash(merged.data) == blobs[kind]:
+            # a merged file's blob is what ``blobs`` holds for it: reuse its validated model
+            if merged is not None and merged.model is not None and merged.data is not None:
                 models[kind] = merged.model
                 continue
             try:

@@ -33,7 +33,7 @@ from ..ticket import TicketFiles
 from ..update import new_id
 from .context import AgentContext, build_context
 from .roles import READS, check_write, load_access
-from .timeline import load_timeline, read_timeline
+from .timeline import load_timeline
 from .views import next_states, resolve_seen
 from .writes import write_checked
 
@@ -134,7 +134,7 @@ def record_decision(
 
     def make(files: TicketFiles, head: pygit2.Commit):
         missed.clear()
-        for entry in read_timeline(store.repo, head.tree, t_no):
+        for entry in load_timeline(store.repo, head.tree, t_no).entries:
             if entry.kind in READS[role] and entry.message_id not in seen_ids and entry.sender_id != agent:
                 missed.append({
                     "message_id": entry.message_id, "kind": entry.kind, "sender": entry.sender,

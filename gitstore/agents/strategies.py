@@ -132,16 +132,6 @@ class _Replaced:
         return "".join(parts) + "]"
 
 
-def summary_text(replaced: Sequence[Candidate], excerpts: bool = True) -> str:
-    """Return the deterministic summary of ``replaced`` candidates (oldest first, at least one).
-
-    With ``excerpts`` False the compact form (counts, span, ids, participants) is used.
-    """
-    facts = _Replaced()
-    for candidate in replaced:
-        facts.add(candidate)
-    return facts.text(excerpts)
-
 
 def select_summarized(
     candidates: Sequence[Candidate], available: int, summary_cost: Callable[[str], int]

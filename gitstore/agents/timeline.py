@@ -155,10 +155,6 @@ def load_timeline(repo: pygit2.Repository, tree: pygit2.Tree, t_no: str) -> Time
     return result
 
 
-def read_timeline(repo: pygit2.Repository, tree: pygit2.Tree, t_no: str) -> tuple[Entry, ...]:
-    """Return the ticket's E and I messages in timeline order (see ``load_timeline``)."""
-    return load_timeline(repo, tree, t_no).entries
-
 
 def clear_cache() -> None:
     """Forget all cached timelines (for measurements of the cold path)."""

@@ -27,29 +27,23 @@ def write_checked(
     *,
     actor: str,
     agent: str | None = None,
-    expected_version: str | None = None,
 ):
     """Compute an update from the ticket at HEAD and commit it if the ticket is unchanged.
 
     Args:
         make_update: ``(files, head) → (update_data, trailers, summary)``; it may raise
             to refuse (nothing is written).
-        expected_version: if given, a change since that version raises ConflictError
-            instead of recomputing.
 
     Returns:
         The ``CommitResult`` of the one commit written.
 
     Raises:
-        ConflictError: still conflicting after ``ATTEMPTS`` tries, or the ticket changed
-            since ``expected_version``.
+        ConflictError: still conflicting after ``ATTEMPTS`` tries.
         Whatever ``make_update`` or ``Store.update`` raise.
     """
     for attempt in range(ATTEMPTS):
         head = store.head()
         files = store.read(t_no, at=head)
-        if expected_version is not None:
-            store._check_version(t_no, expected_version, head, _blobs(store, t_no, head))
         update_data, trailers, summary = make_update(files, head)
         try:
             return store.update(
@@ -65,15 +59,3 @@ def write_checked(
             if attempt == ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")
-
-
-def _blobs(store, t_no: str, head: pygit2.Commit) -> dict:
-    from .. import layout
-
-    out = {}
-    for kind, path in layout.ticket_paths(t_no).items():
-        try:
-            out[kind] = head.tree[path].id
-        except KeyError:
-            out[kind] = None
-    return out

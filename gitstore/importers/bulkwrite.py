@@ -49,8 +49,9 @@ from typing import Any
 from .. import layout
 from ..errors import GitStoreError, TicketNotFound, ValidationError
 from ..models import AgentDecision, ExternalMessage, InternalMessage, ProgressUpdate
+from ..archive import check_writable
 from ..rules import cross_file_problems
-from ..ticket import TicketFiles, new_ticket
+from ..ticket import STAMP_FIELDS, TicketFiles, new_ticket
 from ..timeutil import format_utc, utc_now
 from ..update import APPEND_FIELDS, MANAGED_FIELDS, new_id
 
@@ -61,8 +62,6 @@ ITEM_MODELS = {
     ("T", "agent_decisions"): AgentDecision,
 }
 """(file kind, list field) → the pydantic model of one item of that list."""
-
-_STAMP = {"E": "last_updated", "I": "last_updated", "T": "last_synchronized"}
 
 LEDGER = "import-ids.json"
 """File under ``.git/gitstore/`` (derived data, never committed) that remembers, per
@@ -137,7 +136,7 @@ class Frame:
 
 
 def _full_render(shell, when: datetime, lists: dict[str, list[bytes]]) -> bytes:
-    data = shell.model_copy(update={_STAMP[_kind_of(shell)]: when}).model_dump(mode="json")
+    data = shell.model_copy(update={STAMP_FIELDS[_kind_of(shell)]: when}).model_dump(mode="json")
     for key, items in lists.items():
         data[key] = [json.loads(item) for item in items]
     return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
@@ -203,7 +202,6 @@ class BulkWriter:
 
     def __init__(self, store, checkpoint_every: int = CHECKPOINT_EVERY):
         self.store = store
-        self.repo = store.repo
         # the store's object writer stages new objects in memory and writes them as
         # one pack per checkpoint (packwrite)
         self._objects = store.objects
@@ -218,7 +216,6 @@ class BulkWriter:
         self._base = None
         self._tip = None
         self._tip_tree = None
-        self.commits_published = 0
 
     def __enter__(self) -> "BulkWriter":
         return self
@@ -399,7 +396,7 @@ class BulkWriter:
         shells, items, ids, added, reshaped = self._apply(ticket, t_no, update, when)
         if not created and not added and all(shells[k] == ticket.shells[k] for k in shells):
             return BulkResult(None, {})
-        stamped = {k: shells[k].model_copy(update={_STAMP[k]: when}) for k in shells}
+        stamped = {k: shells[k].model_copy(update={STAMP_FIELDS[k]: when}) for k in shells}
         if not created:
             _check_writable(t_no, ticket.shells, stamped)
         problems = cross_file_problems(TicketFiles(t_no, stamped["E"], stamped["I"], stamped["T"]))
@@ -408,7 +405,7 @@ class BulkWriter:
             raise ValidationError(f"{name}: {problem}", [f"{n}: {p}" for n, p in problems])
         frames = {
             kind: ticket.frames[kind] if kind in ticket.frames and kind not in reshaped and not created
-            else Frame(stamped[kind], _STAMP[kind], tuple(APPEND_FIELDS[kind]))
+            else Frame(stamped[kind], STAMP_FIELDS[kind], tuple(APPEND_FIELDS[kind]))
             for kind in stamped
         }
         commit_id, blobs = self._commit(t_no, ticket, created, stamped, frames, items, added, when, actor, summary)
@@ -537,24 +534,17 @@ class BulkWriter:
             parent = commit_id
             for callback in subscribers:
                 callback(event)
-        self.commits_published += len(pending)
 
 
 def _store_rules(store, update: Any, actor: str) -> None:
-    """The rules ``Store.update`` applies before writing (issue 7), when present."""
-    try:
-        from ..agents.roles import enforce_update_rules
-    except ImportError:  # a build without roles and workflow configuration
-        return
+    """The rules ``Store.update`` applies before writing (issue 7)."""
+    from ..agents.roles import enforce_update_rules
+
     enforce_update_rules(store, update, actor=actor, agent=None)
 
 
 def _check_writable(t_no: str, before: dict, after: dict) -> None:
     """Refuse writes to archived tickets (issue 3), as ``Store._write`` does."""
-    try:
-        from ..archive import check_writable
-    except ImportError:
-        return
     check_writable(
         t_no,
         TicketFiles(t_no, before["E"], before["I"], before["T"]),
@@ -567,7 +557,7 @@ def _kind_of(model) -> str:
 
 
 def _unstamped(kind: str, model):
-    return model.model_copy(update={_STAMP[kind]: None})
+    return model.model_copy(update={STAMP_FIELDS[kind]: None})
 
 
 def _validate_item(kind: str, key: str, raw: dict, label: str, index: int):

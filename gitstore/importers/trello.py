@@ -51,11 +51,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..agents.workflow import SEED000_WORKFLOW
 from ..errors import ImportFormatError, ValidationError
 from ..timeutil import format_utc, parse_utc
 from .base import ImportEvent, Importer, ImportSummary
 
-STAGES = ("trigger", "classifier", "selection", "action", "end")
+STAGES = tuple(SEED000_WORKFLOW["stages"])
 
 DEFAULT_STAGE_RULES: list[tuple[str, re.Pattern]] = [
     ("end", re.compile(r"done|closed|complete|resolved|released|shipped|cancel|archive|完了|クローズ|中止", re.I)),
