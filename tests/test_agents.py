@@ -248,3 +248,17 @@ def test_decision_written_while_another_site_writes_is_retried_not_lost(store, m
     assert [d.decision_id for d in files.workflow.agent_decisions] == [result.decision_id]
     assert files.external.messages[-1].content == "meanwhile"
     other.close()
+
+
+def test_create_ticket_with_an_update_follows_the_roles_too(store):
+    from gitstore.agents.roles import set_role
+    from gitstore.errors import AccessDenied
+
+    set_role(store, "carol", "customer_facing", actor="admin")
+    head = store.head().id
+    with pytest.raises(AccessDenied):
+        store.create_ticket(
+            "R1", client_name="Ana", company_name="Acme", actor="carol",
+            update_data={"I": {"messages": [{"sender": "cs_agent", "sender_id": "carol", "content": "internal"}]}},
+        )
+    assert store.head().id == head and not store.exists("R1")
