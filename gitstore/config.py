@@ -60,7 +60,7 @@ def write_section(store, name: str, value: dict[str, Any], *, actor: str, summar
     Raises:
         ValidationError: ``value`` is not a JSON-serialisable object.
     """
-    from .store import _commit_message_plain, _signature
+    from .store import _signature, commit_message
     from .timeutil import utc_now
 
     if not isinstance(value, dict):
@@ -73,7 +73,7 @@ def write_section(store, name: str, value: dict[str, Any], *, actor: str, summar
             blob = store.repo.create_blob(dumps_config(data))
         except (TypeError, ValueError) as exc:
             raise ValidationError(f"configuration section {name!r}: {exc}") from None
-        message = _commit_message_plain(summary or f"Configure {name}", {"Config": name, "Actor": actor})
+        message = commit_message(summary or f"Configure {name}", {"Config": name, "Actor": actor})
         commit_id, _kept = store.commit_tree_changes(
             parent, {CONFIG_PATH: blob}, message=message, author=_signature(actor, utc_now())
         )

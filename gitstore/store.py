@@ -862,10 +862,14 @@ def _commit_message(
     return "\n".join(lines) + "\n"
 
 
-def _commit_message_plain(summary: str, trailers: dict[str, str]) -> str:
-    """A commit message for non-ticket commits: summary line, blank line, trailers."""
+def commit_message(summary: str, trailers: dict[str, str] | list[tuple[str, str]]) -> str:
+    """A commit message for non-ticket commits (config, merges): summary line, blank
+    line, trailers. ``trailers`` may repeat a key when given as pairs; every value is
+    folded onto one line so no value can forge another trailer.
+    """
+    pairs = trailers.items() if isinstance(trailers, dict) else trailers
     lines = [summary.splitlines()[0], ""]
-    lines += [f"{k}: {' '.join(str(v).split())}" for k, v in trailers.items()]
+    lines += [f"{k}: {' '.join(str(v).split())}" for k, v in pairs]
     return "\n".join(lines) + "\n"
 
 

@@ -24,14 +24,14 @@ from dataclasses import dataclass, field
 import pygit2
 
 from gitstore import layout
-from gitstore.treewrite import blob_at
+from gitstore.changes import changed_paths as tree_changes
 from gitstore.errors import RemoteError, UncommittedChangesError
-from gitstore.store import Store
+from gitstore.store import Store, commit_message
 
 from .filemerge import LostValue, canonical
 from .remotes import resolve_remote
 from .transport import fetch_main
-from .treemerge import TicketChange, changed_paths, merge_commits
+from .treemerge import TicketChange, merge_commits
 
 MAX_TRAILER_VALUE = 400
 """Longest JSON value written into a ``Lost-Value:`` trailer, in characters (longer ones
@@ -141,14 +141,10 @@ def pull(store: Store, remote: str = "origin", *, actor: str, agent: str | None 
 
 def _fast_forward(store: Store, ours: pygit2.Commit, theirs: pygit2.Commit, result: PullResult) -> None:
     repo = store.repo
-    changes = changed_paths(repo, ours.tree, theirs.tree)
     # Validate what arrives exactly as a merge would (one side changed: no conflicts).
     merged = merge_commits(repo, ours, ours, theirs)
     store._move_branch(ours.id, theirs.id, f"fast-forward to {str(theirs.id)[:12]}")
-    store.worktree.record(
-        theirs.id,
-        {path: (blob_at(ours.tree, path), new) for path, new in changes.items()},
-    )
+    store.worktree.record(theirs.id, tree_changes(repo, ours.tree, theirs.tree))
     if store._batch_depth == 0:
         store.last_kept = store.worktree.flush()
     result.outcome = "fast-forward"
@@ -201,17 +197,15 @@ def merge_message(
     per conflict, so ``git log --format=%(trailers)`` shows every losing value.
     """
     merged = sum(1 for t in tickets if t.status == "merged")
-    lines = [f"Merge {label} main: {len(tickets)} tickets, {merged} merged, {len(lost)} conflicts resolved", ""]
-    lines.append(f"Merged-From: {label} {theirs.id}")
-    lines.append(f"Tickets: {len(tickets)}")
-    lines.append(f"Actor: {actor}")
+    trailers = [("Merged-From", f"{label} {theirs.id}"), ("Tickets", str(len(tickets))), ("Actor", actor)]
     if agent:
-        lines.append(f"Agent: {agent}")
-    for value in lost:
-        lines.append(
-            f"Lost-Value: {value.file} {value.field} lost {_short(value.lost)} kept {_short(value.kept)} ({value.reason})"
-        )
-    return "\n".join(lines) + "\n"
+        trailers.append(("Agent", agent))
+    trailers += [
+        ("Lost-Value", f"{value.file} {value.field} lost {_short(value.lost)} kept {_short(value.kept)} ({value.reason})")
+        for value in lost
+    ]
+    summary = f"Merge {label} main: {len(tickets)} tickets, {merged} merged, {len(lost)} conflicts resolved"
+    return commit_message(summary, trailers)
 
 
 def _short(value) -> str:
