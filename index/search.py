@@ -360,5 +360,5 @@ def search(store, query: str, **options: Any) -> SearchResults:
     report = options.pop("report", None)
     lock_timeout = options.pop("lock_timeout", 30.0)
     plan = prepare(store, query, **options)
-    with SearchIndex.open(store, report=report, lock_timeout=lock_timeout) as index:
+    with SearchIndex.open(store, catch_up=False, report=report, lock_timeout=lock_timeout) as index:  # ensure_fresh catches up
         return execute(index, plan)

@@ -71,5 +71,5 @@ def find_tickets(store, **filters) -> list[str]:
     from .store_index import SearchIndex
 
     report = filters.pop("report", None)
-    with SearchIndex.open(store, report=report) as index:
+    with SearchIndex.open(store, catch_up=False, report=report) as index:  # ensure_fresh catches up
         return find_ticket_numbers(index, **filters)
