@@ -271,8 +271,9 @@ class HistoryIndex:
         """
         chain = []
         oid = head
+        empty = conn.execute("SELECT 1 FROM commits LIMIT 1").fetchone() is None  # a (re)build
         while True:
-            row = conn.execute("SELECT seq, mainline FROM commits WHERE id=?", (str(oid),)).fetchone()
+            row = None if empty else conn.execute("SELECT seq, mainline FROM commits WHERE id=?", (str(oid),)).fetchone()
             if row is not None and row[1]:
                 return chain, row[0]
             chain.append((oid, row[0] if row else None))
