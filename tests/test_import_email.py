@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TEST_DATA, git, requires_git, shared_or_skip
+from conftest import SHARED_DATA, TEST_DATA, git, requires_git, shared_or_skip
 
 SAMPLE = TEST_DATA / "httpd_users_sample.mbox"
 
@@ -280,12 +280,8 @@ def test_newer_export_adds_only_what_is_new(gs, tmp_path):
 def test_mbox_split_and_header_reading_match_the_standard_library():
     from gitstore.importers.email import read_headers, split_mbox
 
-    paths = [SAMPLE]
-    try:
-        folder = shared_or_skip("asf_mailing_lists_mbox")
-        paths += sorted(folder.glob("*.mbox"))
-    except pytest.skip.Exception:
-        pass
+    paths = [SAMPLE]  # plus the full archives when ../shared is present
+    paths += sorted((SHARED_DATA / "asf_mailing_lists_mbox").glob("*.mbox"))
     for path in paths:
         box = mailbox.mbox(str(path))
         reference = [box.get_bytes(k) for k in box.keys()]
