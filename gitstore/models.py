@@ -24,6 +24,7 @@ in which a producer built them.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -49,10 +50,17 @@ refused with a ValidationError: a ticket file stays small enough to diff and bla
 
 
 def _sorted(value: Any) -> Any:
+    """A free JSON object with its keys sorted at every depth (the canonical form).
+
+    Raises:
+        ValueError: NaN or infinity inside (not JSON; would be written as null).
+    """
     if isinstance(value, dict):
         return {k: _sorted(value[k]) for k in sorted(value)}
     if isinstance(value, list):
         return [_sorted(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{value} is not a JSON number")
     return value
 
 

@@ -29,6 +29,7 @@ import os
 import struct
 import tempfile
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pygit2
@@ -160,6 +161,34 @@ def _write_file(folder: Path, name: str, data: bytes, fsync: bool, atomic: bool 
         raise
 
 
+PARALLEL_BYTES = 1 << 20
+"""Packs with more content than this (bytes) are deflated by one thread per core (up to 4)
+(zlib releases the GIL): a bulk import's checkpoint, a pack merge."""
+_TREE = 2
+"""Pack object type of a tree."""
+TREE_LEVEL = 0
+"""zlib level of trees: stored, not deflated. A tree is mostly 20-byte object ids, which
+deflate shrinks by 2.5 % (measured on an imported store: 737 KB → 719 KB, against 794 KB
+stored) at 7× the time (10.5 µs against 1.4 µs per tree, 14 trees per commit).
+Blobs and commits use level 1 (blobs shrink ~5×). ``gitstore gc`` (``git gc``) stores trees
+as deltas of one another, deflated."""
+
+
+def _deflate_all(items: list[tuple[int, bytes]]) -> list[bytes]:
+    return [zlib.compress(data, TREE_LEVEL if type_ == _TREE else 1) for type_, data in items]
+
+
+def _deflate(items: list[tuple[int, bytes]]) -> list[bytes]:
+    """zlib streams of ``(type, content)`` items, in order; in parallel for large packs."""
+    workers = min(os.cpu_count() or 1, 4)
+    if workers < 2 or sum(len(data) for _type, data in items) < PARALLEL_BYTES:
+        return _deflate_all(items)
+    size = -(-len(items) // (workers * 4))
+    chunks = [items[i : i + size] for i in range(0, len(items), size)]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gitstore-deflate") as pool:
+        return [stream for chunk in pool.map(_deflate_all, chunks) for stream in chunk]
+
+
 def write_pack(pack_dir: Path, objects: dict[bytes, tuple[int, bytes]], fsync: bool) -> str:
     """Write ``objects`` (raw oid → (type, content)) as a pack and its index.
 
@@ -167,11 +196,12 @@ def write_pack(pack_dir: Path, objects: dict[bytes, tuple[int, bytes]], fsync: b
         The pack's name (``pack-<sha1>``), without extension.
     """
     order = sorted(objects)
+    streams = _deflate([objects[raw] for raw in order])
     body = bytearray(b"PACK" + struct.pack(">II", 2, len(order)))
     offsets, crcs = {}, {}
-    for raw in order:
+    for raw, stream in zip(order, streams):
         type_, data = objects[raw]
-        entry = _entry_header(type_, len(data)) + zlib.compress(data, 1)
+        entry = _entry_header(type_, len(data)) + stream
         offsets[raw] = len(body)
         crcs[raw] = zlib.crc32(entry) & 0xFFFFFFFF
         body += entry

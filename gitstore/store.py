@@ -707,12 +707,14 @@ class Store:
             if problems:
                 name, problem = problems[0]
                 raise ValidationError(f"{name}: {problem}", [f"{n}: {p}" for n, p in problems])
-            changes = {}
+            changes, contents = {}, {}
             changed_kinds = []
             for kind, path in paths.items():
-                blob = self.objects.add_blob(layout.dumps(files.get(kind)))
+                data = layout.dumps(files.get(kind))
+                blob = self.objects.add_blob(data)
                 if blob != old_blobs[kind]:
                     changes[path] = blob
+                    contents[path] = data
                     if current is None or files.get(kind).model_copy(
                         update=_stamp_fields(kind, current)
                     ) != current.get(kind):
@@ -733,6 +735,7 @@ class Store:
                 committer=committer,
                 old_blobs={path: old_blobs[kind] for kind, path in paths.items()},
                 force_worktree=force_worktree,
+                contents=contents,
             )
             result = CommitResult(str(commit_id), t_no, names, added, kept, when)
             event = CommitEvent(str(commit_id), str(parent.id), t_no, tuple(changed_kinds), added)
@@ -751,6 +754,7 @@ class Store:
         extra_parents: list[pygit2.Oid] | None = None,
         old_blobs: dict[str, pygit2.Oid | None] | None = None,
         force_worktree: bool = False,
+        contents: dict[str, bytes] | None = None,
     ) -> tuple[pygit2.Oid, list[str]]:
         """Commit blob changes on top of ``parent`` and move the branch (steps 4–6).
 
@@ -765,6 +769,8 @@ class Store:
             extra_parents: further parents (a merge commit's other side).
             old_blobs: path → blob id at ``parent`` when already known.
             force_worktree: overwrite working copies of these paths even if edited.
+            contents: path → the new blob's bytes, if at hand (the checkout then
+                need not read them back).
 
         Returns:
             ``(commit id, kept)``: kept lists working-tree paths left as a person's
@@ -793,6 +799,7 @@ class Store:
             commit_id,
             {path: (before[path], changes[path]) for path in changes if before[path] != changes[path]},
             force=force_worktree,
+            contents=contents,
         )
         kept: list[str] = []
         due = self._flush_interval is not None and time.monotonic() - self._last_flush >= self._flush_interval

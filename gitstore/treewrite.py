@@ -30,18 +30,57 @@ def hash_object(type_name: bytes, content: bytes) -> bytes:
     return hashlib.sha1(b"%s %d\x00" % (type_name, len(content)) + content).digest()
 
 
-def _sort_key(item: tuple[str, tuple[int, bytes]]) -> bytes:
-    name, (mode, _raw) = item
-    encoded = name.encode("utf-8")
-    return encoded + b"/" if mode == TREE_MODE else encoded
+Entries = dict[bytes, tuple[bytes, bytes]]
+"""A parsed tree: name → (sort key, entry record ``<octal mode> <name>\\0<raw id>``)."""
+
+_TREE_MODE_PREFIX = b"40000 "
+_CACHE: dict[bytes, Entries] = {}
+CACHE_TREES = 4096
+"""Parsed trees kept in memory (raw id → entries), written or read recently. A tree's
+content never changes for its id, so the cache is shared by every repository; a
+commit rewrites the same few top trees over and over, which are then never re-read."""
+
+
+def _record(name: bytes, mode: int, raw: bytes) -> tuple[bytes, bytes]:
+    key = name + b"/" if mode == TREE_MODE else name
+    return key, b"%o %s\x00%s" % (mode, name, raw)
+
+
+def parse_tree(content: bytes) -> Entries:
+    """Parse a tree object's content into ``Entries``."""
+    entries: Entries = {}
+    pos, end = 0, len(content)
+    while pos < end:
+        space = content.index(b" ", pos)
+        nul = content.index(b"\x00", space)
+        name = content[space + 1 : nul]
+        is_tree = content[pos:space] == b"40000"
+        entries[name] = (name + b"/" if is_tree else name, content[pos : nul + 21])
+        pos = nul + 21
+    return entries
+
+
+def _encode(entries: Entries) -> bytes:
+    return b"".join(record for _key, record in sorted(entries.values()))
 
 
 def encode_tree(entries: dict[str, tuple[int, bytes]]) -> bytes:
     """Encode tree entries ``name → (mode, raw id)`` in git's tree format."""
-    return b"".join(
-        b"%o %s\x00%s" % (mode, name.encode("utf-8"), raw)
-        for name, (mode, raw) in sorted(entries.items(), key=_sort_key)
-    )
+    return _encode({name.encode("utf-8"): _record(name.encode("utf-8"), mode, raw) for name, (mode, raw) in entries.items()})
+
+
+def _remember(raw: bytes, entries: Entries) -> None:
+    if len(_CACHE) >= CACHE_TREES:
+        _CACHE.clear()
+    _CACHE[raw] = entries
+
+
+def _entries(repo: pygit2.Repository, raw: bytes) -> Entries:
+    cached = _CACHE.get(raw)
+    if cached is None:
+        cached = parse_tree(repo[pygit2.Oid(raw=raw)].read_raw())
+        _remember(raw, cached)
+    return cached
 
 
 def odb_put(repo: pygit2.Repository) -> Put:
@@ -71,34 +110,36 @@ def write_tree(
     Returns:
         The id of the new root tree.
     """
-    raw = _write(repo, base, changes, put or odb_put(repo), root=True)
+    encoded = {path.encode("utf-8"): oid for path, oid in changes.items()}
+    raw = _write(repo, base.id.raw if base is not None else None, encoded, put or odb_put(repo), root=True)
     return pygit2.Oid(raw=raw)
 
 
-def _write(repo, base, changes, put: Put, root: bool = False) -> bytes | None:
-    entries = {e.name: (e.filemode, e.id.raw) for e in base} if base is not None else {}
-    grouped: dict[str, dict[str, pygit2.Oid | None]] = {}
+def _write(repo, base: bytes | None, changes: dict[bytes, pygit2.Oid | None], put: Put, root: bool = False) -> bytes | None:
+    entries = dict(_entries(repo, base)) if base is not None else {}
+    grouped: dict[bytes, dict[bytes, pygit2.Oid | None]] = {}
     for path, oid in changes.items():
-        head, sep, rest = path.partition("/")
+        head, sep, rest = path.partition(b"/")
         if sep:
             grouped.setdefault(head, {})[rest] = oid
         elif oid is None:
             entries.pop(head, None)
         else:
-            entries[head] = (BLOB_MODE, oid.raw)
+            entries[head] = _record(head, BLOB_MODE, oid.raw)
     for name, sub_changes in grouped.items():
         current = entries.get(name)
-        sub_base = repo[pygit2.Oid(raw=current[1])] if current and current[0] == TREE_MODE else None
+        sub_base = current[1][-20:] if current and current[1].startswith(_TREE_MODE_PREFIX) else None
         sub = _write(repo, sub_base, sub_changes, put)
         if sub is None:
             entries.pop(name, None)
         else:
-            entries[name] = (TREE_MODE, sub)
+            entries[name] = _record(name, TREE_MODE, sub)
     if not entries and not root:
         return None
-    content = encode_tree(entries)
+    content = _encode(entries)
     raw = hash_object(b"tree", content)
     put(raw, 2, content)
+    _remember(raw, entries)
     return raw
 
 

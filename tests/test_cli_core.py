@@ -35,6 +35,8 @@ def test_a_support_day_through_the_cli(gs):
     text = gs("ticket", "show", "1001").output
     assert "[E] customer:ana: Printer is down" in text and "stage: classifier" in text
     assert json.loads(gs("ticket", "list", "--json").output) == ["1001"]
+    # the index entries carry the files' stat data: clean without git re-reading them
+    assert git(gs.path, "diff-files", "--name-only") == ""
     assert git(gs.path, "status", "--porcelain") == ""
     assert git(gs.path, "log", "-1", "--format=%an").strip() == "tester"
     assert git(gs.path, "log", "-2", "--skip=1", "--format=%an").split() == ["ops1", "ana"]

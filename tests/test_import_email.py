@@ -133,6 +133,7 @@ def test_reimport_adds_nothing_verify_and_git_log_show_source_times(gs):
     assert again["commits"] == 0 and again["messages_added"] == 0 and again["duplicates"] == 12
     assert git(gs.path, "rev-parse", "HEAD").strip() == head
     assert gs("verify").exit_code == 0
+    assert git(gs.path, "diff-files", "--name-only") == ""  # stat data staged with each file
     assert git(gs.path, "status", "--porcelain") == ""
     git(gs.path, "fsck", "--strict")
     dates = git(gs.path, "log", "--format=%aI", "-n", "12").split()

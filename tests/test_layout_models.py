@@ -127,3 +127,36 @@ def test_round_trip_is_byte_stable(msgs, offset):
     twice = layout.dumps(layout.loads("E", once))
     assert once == twice
     assert [m.timestamp for m in model.messages] == [m["timestamp"] for m in msgs]
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_json_values)
+def test_encode_json_is_the_standard_librarys_form(value):
+    """The fast encoder writes exactly what json.dumps(indent=2, ensure_ascii=False) writes
+    (floats and big integers included, through its fallback)."""
+    assert layout.encode_json(value) == json.dumps(value, indent=2, ensure_ascii=False).encode("utf-8")
+
+
+def test_encode_json_every_code_point():
+    text = "".join(chr(cp) for cp in range(0x110000) if not 0xD800 <= cp <= 0xDFFF)
+    assert layout.encode_json({"t": text, "l": [text[:300]]}) == json.dumps(
+        {"t": text, "l": [text[:300]]}, indent=2, ensure_ascii=False).encode("utf-8")
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_nan_in_an_open_object_is_refused_not_written_as_null(bad):
+    files = new_ticket("NAN-1", client_name="c", company_name="co", when=WHEN)
+    data = files.external.model_dump(mode="python")
+    data["messages"] = [{"message_id": "m1", "timestamp": WHEN, "sender": "customer", "sender_id": "c",
+                         "content": "hi", "metadata": {"platform_specific": {"score": bad}}}]
+    external = ExternalConversation.model_validate(data)
+    with pytest.raises(ValidationError, match="not a JSON number"):
+        layout.dumps(external)

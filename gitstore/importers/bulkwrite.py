@@ -52,6 +52,7 @@ from ..models import AgentDecision, ExternalMessage, InternalMessage, ProgressUp
 from ..archive import check_writable
 from ..rules import cross_file_problems
 from ..ticket import STAMP_FIELDS, TicketFiles, new_ticket
+from ..layout import encode_json
 from ..timeutil import format_utc, utc_now
 from ..update import APPEND_FIELDS, MANAGED_FIELDS, new_id
 
@@ -77,7 +78,7 @@ CHECKPOINT_EVERY = 1000
 
 def render_item(item: dict) -> bytes:
     """Serialise one list item as it appears inside a ticket file (nested at depth 2)."""
-    return json.dumps(item, indent=2, ensure_ascii=False).replace("\n", "\n    ").encode("utf-8")
+    return encode_json(item).replace(b"\n", b"\n    ")
 
 
 _ITEM_SEP = b",\n    "
@@ -139,7 +140,7 @@ def _full_render(shell, when: datetime, lists: dict[str, list[bytes]]) -> bytes:
     data = shell.model_copy(update={STAMP_FIELDS[_kind_of(shell)]: when}).model_dump(mode="json")
     for key, items in lists.items():
         data[key] = [json.loads(item) for item in items]
-    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    return encode_json(data) + b"\n"
 
 
 @dataclass
@@ -482,14 +483,16 @@ class BulkWriter:
 
         self._start()
         paths = layout.ticket_paths(t_no)
-        changes, blobs, kinds, worktree = {}, {}, [], {}
+        changes, blobs, kinds, worktree, contents = {}, {}, [], {}, {}
         for kind, path in paths.items():
             lists = {key: items[(kind, key)] for key in APPEND_FIELDS[kind]}
-            blob = self._objects.add_blob(frames[kind].render(when, lists))
+            data = frames[kind].render(when, lists)
+            blob = self._objects.add_blob(data)
             blobs[kind] = blob
             if blob != ticket.blobs.get(kind):
                 changes[path] = blob
                 worktree[path] = (ticket.blobs.get(kind), blob)
+                contents[path] = data
             if created or kind in added or _unstamped(kind, stamped[kind]) != _unstamped(kind, ticket.shells[kind]):
                 kinds.append(kind)
         names = [layout.file_name(k, t_no) for k in (kinds or ["T"])]
@@ -501,7 +504,7 @@ class BulkWriter:
         commit_id = self._objects.add_commit(tree_id, [self._tip], author, committer, message)
         self._tip = commit_id
         self._tip_tree = self.object_repo[tree_id]
-        self._pending.append((commit_id, worktree, t_no, tuple(kinds), added))
+        self._pending.append((commit_id, worktree, contents, t_no, tuple(kinds), added))
         return commit_id, blobs
 
     def checkpoint(self) -> None:
@@ -528,8 +531,8 @@ class BulkWriter:
         from ..store import CommitEvent
 
         subscribers = list(self.store._subscribers)
-        for commit_id, worktree, t_no, kinds, added in pending:
-            self.store.worktree.record(commit_id, worktree)
+        for commit_id, worktree, contents, t_no, kinds, added in pending:
+            self.store.worktree.record(commit_id, worktree, contents=contents)
             event = CommitEvent(str(commit_id), str(parent), t_no, kinds, added)
             parent = commit_id
             for callback in subscribers:
