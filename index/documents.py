@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from .schema import KIND_NAMES
+from .schema import KIND_NAMES, POSITIONS_FIELD
 
 
 def naive_utc(value: datetime) -> datetime:
@@ -53,6 +53,7 @@ def message_document(t_no: str, kind: str, message: Any, conversation: Any) -> d
         "platform": platform,
         "time": naive_utc(message.timestamp),
         "content": message.content,
+        POSITIONS_FIELD: message.content,
     }
     if message_type:
         doc["message_type"] = message_type
@@ -92,6 +93,7 @@ def workflow_document(files: Any) -> dict[str, Any]:
         "kind": KIND_NAMES["T"],
         "time": naive_utc(state.card_create_timestamp),
         "content": "\n".join(w for w in words if w),
+        POSITIONS_FIELD: "\n".join(w for w in words if w),
         "client_name": state.client_name,
         "company": state.company_name,
         "company_name": state.company_name,

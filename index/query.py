@@ -19,7 +19,7 @@ from gitstore.errors import InvalidQuery
 
 from .compat import whoosh
 from .documents import naive_utc
-from .schema import FIELD_ALIASES, LOWERCASE_FIELDS
+from .schema import FIELD_ALIASES, LOWERCASE_FIELDS, POSITIONS_FIELD
 
 BINARY_OPERATORS = ("AND", "OR", "ANDNOT", "ANDMAYBE")
 _FIELD_RE = re.compile(r"(?:^|(?<=[\s(]))([A-Za-z_][A-Za-z0-9_]*):")
@@ -114,7 +114,18 @@ def parse_query(text: str, schema):
         )
     if any(isinstance(leaf, null) for leaf in query.leaves()):  # Whoosh drops a value it cannot read
         raise InvalidQuery("invalid query: a field:value could not be read (time: takes dates such as 2020-03-01 or [2020-03-01 to 2020-04-01])")
-    return query
+    return _phrases_on_positions(query)
+
+
+def _phrases_on_positions(query):
+    """Rewrite phrase queries on ``content`` to ``content_pos`` (``schema.POSITIONS_FIELD``)."""
+    from whoosh.query import Phrase
+
+    if isinstance(query, Phrase):
+        if query.fieldname != "content":
+            return query
+        return Phrase(POSITIONS_FIELD, query.words, slop=query.slop, boost=query.boost, char_ranges=query.char_ranges)
+    return query.apply(_phrases_on_positions)
 
 
 def term(field: str, value: str):

@@ -16,8 +16,18 @@ from __future__ import annotations
 
 from .compat import whoosh
 
-SCHEMA_VERSION = 1
-"""Version of the index layout written by this code (recorded in ``state.json``)."""
+SCHEMA_VERSION = 2
+"""Version of the index layout written by this code (recorded in ``state.json``).
+2: word positions moved from ``content`` to ``content_pos``."""
+
+POSITIONS_FIELD = "content_pos"
+"""The field holding ``content``'s word positions, for phrase queries only.
+
+``content`` itself is indexed without positions: a posting block then holds document
+numbers and frequencies only, which the plain-word path (``fastpath``) reads ~5× faster
+than blocks that also carry every word position. ``"quoted phrases"`` on ``content``
+are rewritten to this field (``query.parse_query``); scores are alike (same analyser,
+same documents, so the same statistics)."""
 
 KIND_NAMES = {"E": "external", "I": "internal", "T": "workflow"}
 """Ticket file kind letter → the ``kind`` value of its documents."""
@@ -49,8 +59,10 @@ def make_schema():
       ``platform`` (E: the conversation's platform; I: the message's), ``message_type``.
     - ``time`` (DATETIME): the message's timestamp; for a workflow document the
       ticket's ``card_create_timestamp``.
-    - ``content`` (TEXT, stemming, phrases): the message text; for a workflow document
+    - ``content`` (TEXT, stemming): the message text; for a workflow document
       client and company names, assignee and the agent decisions' text.
+    - ``content_pos`` (TEXT, stemming, positions, not stored): the same text, for
+      phrase queries (``POSITIONS_FIELD``).
     - workflow only: ``client_name`` (TEXT), ``company`` (lowercase ID) and
       ``company_name`` (stored), ``priority``, ``channel``, ``assignee``
       (assigned_member), ``stage`` (workflow_stage), ``status`` (E's
@@ -69,7 +81,8 @@ def make_schema():
         platform=_lower_id(),
         message_type=_lower_id(),
         time=DATETIME(stored=True),
-        content=TEXT(analyzer=StemmingAnalyzer(), stored=True, phrase=True),
+        content=TEXT(analyzer=StemmingAnalyzer(), stored=True, phrase=False),
+        content_pos=TEXT(analyzer=StemmingAnalyzer(), stored=False, phrase=True),
         client_name=TEXT(analyzer=StemmingAnalyzer(), stored=True, phrase=False),
         company=_lower_id(),
         company_name=STORED(),

@@ -12,8 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from . import fastpath
+from .fastpath import make_query, plain_terms
 from .query import parse_query, parse_when, term, time_range
 from .roles import check_role, default_role, hidden_kinds
+from .schema import POSITIONS_FIELD
 
 SNIPPET_CHARS = 200
 """Longest snippet fragment, in characters."""
@@ -100,17 +103,27 @@ def _formatter():
     return Marks()
 
 
-def _snippet(hit) -> str:
+def _snippet(hit, analyzer, terms: set[str]) -> str:
+    """Whoosh's highlight of a hit (it expands wildcards and fuzzy terms); for words
+    it cannot place (a phrase, searched on ``content_pos``) the query's own terms are
+    marked (``fastpath.snippet``); else the text's start."""
     text = hit.get("content") or ""
     snippet = ""
     try:
         snippet = hit.highlights("content", text=text, top=2)
     except Exception:  # highlighting is cosmetic; fall back to the text's start
         snippet = ""
+    if not snippet and terms:
+        snippet = fastpath.snippet(text, analyzer, terms, maxchars=SNIPPET_CHARS, surround=40) or ""
     if not snippet:
-        flat = " ".join(text.split())
-        snippet = flat[:SNIPPET_CHARS] + ("…" if len(flat) > SNIPPET_CHARS else "")
+        return _plain_start(text)
     return " ".join(snippet.split())
+
+
+def _plain_start(text: str) -> str:
+    """The start of a text, whitespace collapsed: the snippet when no word is marked."""
+    flat = " ".join(text.split())
+    return flat[:SNIPPET_CHARS] + ("…" if len(flat) > SNIPPET_CHARS else "")
 
 
 def _kind_sets(index, searcher) -> dict[str, set[int]]:
@@ -186,6 +199,7 @@ class SearchPlan:
     limit: int
     hidden: frozenset = frozenset()
     count: bool = True
+    terms: list[str] | None = None
 
 
 def prepare(
@@ -235,7 +249,11 @@ def prepare(
     if not 1 <= limit <= 1000:
         raise InvalidQuery(f"limit must be between 1 and 1000, not {limit}")
     since_at, until_at = parse_when(since, "--since"), parse_when(until, "--until")
-    parsed = parse_query(query, _schema())
+    schema = _schema()
+    terms = plain_terms(query, schema)
+    if terms == []:
+        raise InvalidQuery(f"invalid query: {query.strip()!r} has no search term (only operators, stop words or unreadable values)")
+    parsed = make_query("content", terms) if terms else parse_query(query, schema)
     filters = []
     if kind:
         filters.append(term("kind", kind))
@@ -249,7 +267,7 @@ def prepare(
     if window is not None:
         filters.append(window)
     hidden = sorted(hidden_kinds(role))
-    return SearchPlan(query, role, parsed, filters, status, priority, limit, frozenset(hidden), count)
+    return SearchPlan(query, role, parsed, filters, status, priority, limit, frozenset(hidden), count, terms)
 
 
 _SCHEMA = None
@@ -309,27 +327,19 @@ def execute(index, plan: SearchPlan) -> SearchResults:
             mask = None
             if plan.hidden:  # the role's hidden kinds, as a docnum set cached per index generation
                 mask = _hidden_docs(index, searcher, plan.hidden)
+            if plan.terms and fastpath.supported(searcher):
+                return _execute_plain(index, searcher, plan, filter_docs, mask)
             results = searcher.search(parsed, limit=limit, filter=filter_docs, mask=mask or None)
             results.fragmenter.maxchars = SNIPPET_CHARS
             results.fragmenter.surround = 40
             results.formatter = _formatter()
             facets = {"kind": _kind_counts(index, searcher, parsed, filter_docs, plan.hidden)} if plan.count else {}
-            hits = []
-            for position, hit in enumerate(results[:limit], start=1):
-                hits.append(
-                    Hit(
-                        rank=position,
-                        score=round(float(hit.score or 0.0), 4),
-                        t_no=hit["t_no"],
-                        kind=hit["kind"],
-                        message_id=hit.get("message_id"),
-                        time=_format_time(hit.get("time")),
-                        sender=hit.get("sender"),
-                        sender_id=hit.get("sender_id"),
-                        platform=hit.get("platform"),
-                        snippet=_snippet(hit),
-                    )
-                )
+            analyzer = searcher.schema["content"].analyzer
+            words = {t for f, t in parsed.iter_all_terms(phrases=True) if f in ("content", POSITIONS_FIELD) and isinstance(t, str)}
+            hits = [
+                _hit(position, hit.score, hit.fields(), _snippet(hit, analyzer, words))
+                for position, hit in enumerate(results[:limit], start=1)
+            ]
             total = sum(facets["kind"].values()) if plan.count else None
             return SearchResults(query, role, total, hits, facets, index.commit, list(index.notices))
         except GitStoreError:
@@ -339,6 +349,47 @@ def execute(index, plan: SearchPlan) -> SearchResults:
                 raise
             index.recover(exc)
     raise AssertionError("unreachable")
+
+
+def _hit(rank: int, score: float, fields: dict, snippet_text: str) -> Hit:
+    return Hit(
+        rank=rank,
+        score=round(float(score or 0.0), 4),
+        t_no=fields["t_no"],
+        kind=fields["kind"],
+        message_id=fields.get("message_id"),
+        time=_format_time(fields.get("time")),
+        sender=fields.get("sender"),
+        sender_id=fields.get("sender_id"),
+        platform=fields.get("platform"),
+        snippet=snippet_text,
+    )
+
+
+def _execute_plain(index, searcher, plan: SearchPlan, filter_docs, mask) -> SearchResults:
+    """A plain word query through ``fastpath``: same hits, order and counts as Whoosh."""
+    scores = fastpath.match(searcher, "content", plan.terms)
+    allowed = None
+    if filter_docs is not None:
+        allowed = filter_docs if isinstance(filter_docs, set) else set(searcher.docs_for_query(filter_docs))
+    best, visible = fastpath.top(scores, plan.limit, allowed, mask)
+    analyzer = searcher.schema["content"].analyzer
+    hits = []
+    for rank, (score, docnum) in enumerate(best, start=1):
+        fields = fastpath.stored_fields(searcher, docnum)
+        text = fields.get("content") or ""
+        marked = fastpath.snippet(text, analyzer, plan.terms, maxchars=SNIPPET_CHARS, surround=40)
+        hits.append(_hit(rank, score, fields, " ".join(marked.split()) if marked else _plain_start(text)))
+    facets, total = {}, None
+    if plan.count:
+        counts = {}
+        for kind, docs in sorted(_kind_sets(index, searcher).items()):
+            if kind not in plan.hidden:
+                count = len(visible & docs)
+                if count:
+                    counts[kind] = count
+        facets, total = {"kind": counts}, sum(counts.values())
+    return SearchResults(plan.query, plan.role, total, hits, facets, index.commit, list(index.notices))
 
 
 def search(store, query: str, **options: Any) -> SearchResults:

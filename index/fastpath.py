@@ -1,0 +1,442 @@
+"""Plain word queries, ranked without Whoosh's per-posting matcher objects.
+
+Most searches are a few plain words (``printer refund``). Whoosh answers them with a
+tree of matcher objects that scores one posting at a time in Python: ~20 µs per
+matching document, so a word found in 500 messages costs 10 ms. This module answers
+the same query from the same index, reading each term's posting blocks whole and
+scoring them in one pass with Whoosh's own BM25F formula (``whoosh.scoring.bm25``,
+same operands in the same order, so the same floating-point scores): the ranked hits,
+their order (score, then document number, as Whoosh's top-N collector) and the match
+counts are those of ``searcher.search(And([Term, …]))`` — checked against Whoosh on
+random queries in ``tests/test_search_fastpath.py``, with deleted documents and
+several segments.
+
+Only what Whoosh's query parser would turn into ``Term`` or ``And`` of ``Term``\\ s
+on one scorable field qualifies (``plain_terms``); everything else (operators,
+phrases, wildcards, fuzzy terms, ``field:value``, ranges) goes through Whoosh.
+Postings are read through the W3 codec's block reader when it is there, else posting
+by posting through the public matcher interface (slower, same result).
+
+``snippet`` builds the highlighted snippet of a hit from the query's terms: tokens of
+the stored text found by the field's tokenizer, matched when the field's analyzer turns
+them into a query term — the words Whoosh's highlighter would mark, without its
+per-hit re-analysis of the whole text.
+"""
+
+from __future__ import annotations
+
+import heapq
+import re
+from array import array
+from itertools import accumulate
+from typing import Iterable
+
+from .compat import whoosh  # noqa: F401  (quiet import before any whoosh submodule)
+
+_WORDS = re.compile(r"\w+(?:\s+\w+)*")
+_OPERATORS = frozenset({"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE", "TO"})
+MAX_TERMS = 8
+"""Longest plain query answered here (longer ones go through Whoosh)."""
+
+
+def plain_terms(text: str, schema, fieldname: str = "content") -> list[str] | None:
+    """Return the analysed terms of a query made only of plain words, else None.
+
+    ``None`` means "not plain": anything but word characters and spaces, an operator
+    word, more than ``MAX_TERMS`` words, or a field that is not scorable text. An empty
+    list means every word was a stop word.
+    """
+    text = text.strip()
+    if not _WORDS.fullmatch(text):
+        return None
+    words = text.split()
+    if len(words) > MAX_TERMS or any(w in _OPERATORS for w in words):
+        return None
+    field = schema[fieldname]
+    if not field.scorable or field.analyzer is None:
+        return None
+    terms: list[str] = []
+    for word in words:
+        tokens = [t for t in field.process_text(word, mode="query")]
+        if len(tokens) > 1:  # a word the analyser splits: let Whoosh's parser decide
+            return None
+        terms.extend(tokens)
+    if len(set(terms)) != len(terms):  # Whoosh normalises repeated terms its own way
+        return None
+    return terms
+
+
+def make_query(fieldname: str, terms: list[str]):
+    """The Whoosh query the parser makes of these terms (``Term`` or ``And``)."""
+    from whoosh.query import And, Term
+
+    leaves = [Term(fieldname, t) for t in terms]
+    return leaves[0] if len(leaves) == 1 else And(leaves)
+
+
+def supported(searcher) -> bool:
+    """True when the searcher ranks with plain BM25F (Whoosh's default weighting)."""
+    from whoosh.scoring import BM25F
+
+    weighting = searcher.weighting
+    return type(weighting) is BM25F and not weighting._field_B
+
+
+# -------------------------------------------------------------------- postings
+def _leaf_postings(matcher, only: list[int] | None = None) -> tuple[list[int], list[float]]:
+    """(document numbers, weights) of a leaf posting matcher, block by block.
+
+    Args:
+        only: ascending document numbers; when given, blocks that cannot hold any of
+            them are skipped without being decoded (their header gives the last id),
+            and only these documents are returned.
+    """
+    ids: list[int] = []
+    weights: list[float] = []
+    blockwise = all(hasattr(matcher, name) for name in ("_read_ids", "_read_weights", "_next_block", "_ids", "_weights"))
+    read = _block_reader(matcher) if blockwise else None
+    if not blockwise:
+        wanted = set(only) if only is not None else None
+        while matcher.is_active():
+            if wanted is None or matcher.id() in wanted:
+                ids.append(matcher.id())
+                weights.append(matcher.weight())
+            matcher.next()
+        return ids, weights
+    if only is None:
+        while matcher.is_active():
+            block_ids, block_weights = read()
+            ids.extend(block_ids)
+            weights.extend(block_weights)
+            matcher._next_block()
+        return ids, weights
+    wanted, position = set(only), 0
+    while matcher.is_active() and position < len(only):
+        last = matcher.block_max_id()
+        if only[position] <= last:  # a candidate may be in this block: decode it
+            for doc, weight in zip(*read()):
+                if doc in wanted:
+                    ids.append(doc)
+                    weights.append(weight)
+            while position < len(only) and only[position] <= last:
+                position += 1
+        matcher._next_block()
+    return ids, weights
+
+
+def _block_reader(matcher):
+    """Return ``read()``: the current block's (ids, weights) of a W3 leaf matcher.
+
+    Decodes the block's data tuple directly (ids as running sums with
+    ``itertools.accumulate``, uniform weights as one repeated value), which is what
+    the matcher's ``_read_ids``/``_read_weights`` compute one Python step per posting;
+    falls back to those when the block data is not in the expected shape.
+    """
+
+    def generic():
+        matcher._read_ids()
+        matcher._read_weights()
+        return matcher._ids, matcher._weights
+
+    if not all(hasattr(matcher, n) for n in ("_read_data", "_data", "_byteids", "_blocklength")):
+        return generic
+
+    def read():
+        if matcher._data is None:
+            matcher._read_data()
+        data = matcher._data
+        if not isinstance(data, tuple) or len(data) < 2:
+            return generic()
+        raw_ids, raw_weights = data[0], data[1]
+        block_ids = raw_ids if matcher._byteids else list(accumulate(raw_ids))
+        if raw_weights is None:
+            block_weights = [1.0] * matcher._blocklength
+        elif isinstance(raw_weights, float):  # float32, as the matcher's array("f") holds it
+            block_weights = array("f", [raw_weights]) * matcher._blocklength
+        else:
+            block_weights = raw_weights
+        return block_ids, block_weights
+
+    return read
+
+
+def _postings(reader, fieldname: str, term: str, only: list[int] | None = None) -> tuple[list[int], list[float]]:
+    """Postings of a term in one segment (or of ``only`` these documents), deleted
+    documents left out."""
+    from whoosh.matching.wrappers import FilterMatcher
+    from whoosh.reading import TermNotFound
+
+    try:
+        matcher = reader.postings(fieldname, term)
+    except TermNotFound:
+        return [], []
+    if isinstance(matcher, FilterMatcher):  # the segment has deleted documents
+        ids, weights = _leaf_postings(matcher.child, only)
+        deleted = reader.deleted_docs_set
+        kept = [(d, w) for d, w in zip(ids, weights) if d not in deleted]
+        return [d for d, _w in kept], [w for _d, w in kept]
+    return _leaf_postings(matcher, only)
+
+
+_LENGTH_CODES: dict[tuple, bytes] = {}
+_NORMS: dict[tuple, list[float]] = {}
+"""(B, K1, average field length) → the BM25 length norm of each of the 256 length bytes."""
+
+
+def _length_codes(reader, fieldname: str) -> bytes | None:
+    """Each document's field-length byte in one segment (Whoosh's lossy length code).
+
+    Read in one piece from the W3 length column and cached per segment; None when
+    the codec offers no such column (lengths are then read per document).
+    """
+    try:
+        segment = reader.segment()
+        key = (segment.segment_id(), fieldname, reader.doc_count_all())
+    except AttributeError:
+        return None
+    cached = _LENGTH_CODES.get(key)
+    if cached is not None:
+        return cached
+    try:
+        from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
+
+        column = reader._perdoc._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
+        codes = column._dbfile.get(column._basepos, column._count)
+        codes = bytes(codes) + bytes(reader.doc_count_all() - len(codes))
+    except (AttributeError, ImportError, TypeError):
+        return None
+    if len(_LENGTH_CODES) > 256:
+        _LENGTH_CODES.clear()
+    _LENGTH_CODES[key] = codes
+    return codes
+
+
+def _term_scores(searcher, reader, offset: int, fieldname: str, term: str, only: list[int] | None = None) -> dict[int, float]:
+    """BM25F score of every document of one segment holding ``term`` (global numbers);
+    with ``only`` (ascending local numbers), of those of them that hold it.
+
+    Whoosh's ``BM25FScorer``: idf and average field length from the top searcher,
+    the document's field length from its lossy length byte, ``bm25(idf, tf, fl,
+    avgfl, B, K1)`` evaluated with the same operations in the same order.
+    """
+    from whoosh.util.numeric import byte_to_length
+
+    weighting = searcher.weighting
+    B, K1 = weighting.B, weighting.K1
+    idf = searcher.idf(fieldname, term)
+    avgfl = searcher.avg_field_length(fieldname) or 1
+    k1p1 = K1 + 1
+    ids, weights = _postings(reader, fieldname, term, only)
+    codes = _length_codes(reader, fieldname)
+    if codes is not None:
+        norms = _NORMS.get((B, K1, avgfl))
+        if norms is None:
+            if len(_NORMS) > 64:
+                _NORMS.clear()
+            norms = _NORMS[(B, K1, avgfl)] = [K1 * ((1 - B) + B * byte_to_length(b) / avgfl) for b in range(256)]
+        return {d + offset: idf * ((w * k1p1) / (w + norms[codes[d]])) for d, w in zip(ids, weights)}
+    scores = {}
+    for d, w in zip(ids, weights):
+        fl = reader.doc_field_length(d, fieldname, 1)
+        scores[d + offset] = idf * ((w * k1p1) / (w + K1 * ((1 - B) + B * fl / avgfl)))
+    return scores
+
+
+def match(searcher, fieldname: str, terms: list[str]) -> dict[int, float]:
+    """Every document holding all ``terms`` in ``fieldname``, with its BM25F score.
+
+    Per segment, the rarest term's postings are read whole; each other term's only
+    where they can hold a document still in the running (blocks skipped unread), as
+    Whoosh's intersection matcher skips.
+
+    Returns:
+        Global document number → score, as Whoosh scores ``And([Term, …])``.
+    """
+    found: dict[int, float] = {}
+    for reader, offset in searcher.reader().leaf_readers():
+        if len(terms) == 1:
+            found.update(_term_scores(searcher, reader, offset, fieldname, terms[0]))
+            continue
+        order = sorted(terms, key=lambda t: reader.doc_frequency(fieldname, t))
+        per_term = {order[0]: _term_scores(searcher, reader, offset, fieldname, order[0])}
+        for term in order[1:]:
+            candidates = sorted(d - offset for d in min(per_term.values(), key=len))
+            if not candidates:
+                break
+            scores = _term_scores(searcher, reader, offset, fieldname, term, candidates)
+            per_term[term] = scores
+        if len(per_term) < len(terms):
+            continue
+        for doc in min(per_term.values(), key=len):
+            if all(doc in per_term[t] for t in terms):
+                found[doc] = sum(per_term[t][doc] for t in terms)
+    return found
+
+
+def top(scores: dict[int, float], limit: int, allowed: set[int] | None, hidden: set[int] | None) -> tuple[list[tuple[float, int]], set[int]]:
+    """The best ``limit`` of ``scores`` and every visible match.
+
+    Args:
+        allowed: only these documents (a filter), or None for all.
+        hidden: never these documents (the role's mask), or None.
+
+    Returns:
+        ``([(score, docnum), …] best first, ties by lower docnum; visible docnums)``.
+    """
+    visible = set(scores)
+    if allowed is not None:
+        visible &= allowed  # iterates the smaller set
+    if hidden:
+        visible = visible.difference(hidden)  # not -=, which would iterate all of ``hidden``
+    if len(visible) > limit:  # the limit-th best score, found in C, bounds the candidates
+        cut = heapq.nlargest(limit, [scores[d] for d in visible])[-1]
+        candidates = [d for d in visible if scores[d] >= cut]
+    else:
+        candidates = list(visible)
+    candidates.sort(key=lambda d: (-scores[d], d))
+    best = candidates[:limit]
+    return [(scores[d], d) for d in best], visible
+
+
+# -------------------------------------------------------------------- snippets
+_STEMS: dict[tuple[int, str], tuple[str, ...]] = {}
+
+
+def _analysed(analyzer, word: str) -> tuple[str, ...]:
+    key = (id(analyzer), word)
+    found = _STEMS.get(key)
+    if found is None:
+        if len(_STEMS) > 200_000:
+            _STEMS.clear()
+        found = _STEMS[key] = tuple(t.text for t in analyzer(word, mode="query"))
+    return found
+
+
+def _tokenizer_pattern(analyzer):
+    for item in getattr(analyzer, "items", [analyzer]):
+        expression = getattr(item, "expression", None)
+        if expression is not None and not getattr(item, "gaps", False):
+            return expression
+    return None
+
+
+STEM_REWRITE = 3
+"""Letters at the end of a word a suffix-stripping stemmer (Porter's) may rewrite: a
+token whose analysed form is a term starts with that term minus its last 3 letters."""
+
+
+def _matches(text: str, analyzer, pattern, wanted: set[str]) -> list[tuple[int, int, str]] | None:
+    """``(start, end, term)`` of the tokens of ``text`` the analyser turns into a wanted
+    term, in text order; None when positions cannot be found this way (the caller then
+    tokenizes the whole text).
+
+    Candidates are found with ``str.find`` on the lowercased text (a token starts with
+    its term's first letters, see ``STEM_REWRITE``), then checked by the analyser.
+    """
+    lower = text.lower()
+    if len(lower) != len(text):  # lowercasing changed lengths: positions would not line up
+        return None
+    found = {}
+    for prefix in {t[: max(1, len(t) - STEM_REWRITE)] for t in wanted}:
+        at = lower.find(prefix)
+        while at != -1:
+            if at == 0 or not (lower[at - 1].isalnum() or lower[at - 1] == "_"):
+                token = pattern.match(text, at)
+                if token is not None and token.start() not in found:
+                    for term in _analysed(analyzer, lower[token.start() : token.end()]):
+                        if term in wanted:
+                            found[token.start()] = (token.start(), token.end(), term)
+                            break
+            at = lower.find(prefix, at + 1)
+    return [found[k] for k in sorted(found)]
+
+
+def _all_matches(text: str, analyzer, pattern, wanted: set[str]) -> list[tuple[int, int, str]]:
+    found = []
+    for m in pattern.finditer(text):
+        for term in _analysed(analyzer, text[m.start() : m.end()].lower()):
+            if term in wanted:
+                found.append((m.start(), m.end(), term))
+                break
+    return found
+
+
+def snippet(text: str, analyzer, terms: Iterable[str], maxchars: int = 200, surround: int = 40, top_n: int = 2) -> str | None:
+    """Highlight the query terms in ``text``: up to ``top_n`` fragments joined by `` … ``.
+
+    A token (found by the analyser's tokenizer) is marked ``**token**`` when the
+    analyser turns it into one of ``terms``. Fragments hold matched tokens with up to
+    ``surround`` characters of whole-word context each side and at most ``maxchars``
+    characters; the fragments with the most distinct terms (then most matches) are
+    kept, in text order. Returns None when no token matches (or the analyser has no
+    tokenizer pattern), so the caller can fall back.
+    """
+    pattern = _tokenizer_pattern(analyzer)
+    if pattern is None or not text:
+        return None
+    wanted = set(terms)
+    hits = _matches(text, analyzer, pattern, wanted)
+    if hits is None:
+        hits = _all_matches(text, analyzer, pattern, wanted)
+    if not hits:
+        return None
+    fragments: list[list[tuple[int, int, str]]] = []
+    for hit in hits:
+        if fragments and hit[1] - fragments[-1][0][0] <= maxchars - 2 * surround:
+            fragments[-1].append(hit)
+        else:
+            fragments.append([hit])
+    chosen = sorted(
+        sorted(fragments, key=lambda f: (-len({t for _s, _e, t in f}), -len(f), f[0][0]))[:top_n],
+        key=lambda f: f[0][0],
+    )
+    pieces = []
+    for fragment in chosen:
+        first, last = fragment[0][0], fragment[-1][1]
+        start = _word_start(text, max(0, first - surround), first)
+        end = _word_end(text, min(len(text), last + surround), last)
+        out, cursor = [], start
+        for hit_start, hit_end, _term in fragment:
+            out += [text[cursor:hit_start], "**", text[hit_start:hit_end], "**"]
+            cursor = hit_end
+        out.append(text[cursor:end])
+        pieces.append("".join(out))
+    return " … ".join(pieces)
+
+
+_WORD_START = re.compile(r"\b\w")
+
+
+def _word_start(text: str, lo: int, limit: int) -> int:
+    """The first word start at or after ``lo`` (not inside a word), at most ``limit``."""
+    found = _WORD_START.search(text, lo, limit + 1)
+    return found.start() if found is not None else limit
+
+
+def _word_end(text: str, hi: int, limit: int) -> int:
+    """The last word end at or before ``hi`` (not inside a word), at least ``limit``."""
+    if hi < len(text) and _word_char(text[hi]):
+        while hi > limit and _word_char(text[hi - 1]):
+            hi -= 1
+    while hi > limit and not _word_char(text[hi - 1]):
+        hi -= 1
+    return hi
+
+
+def _word_char(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+def stored_fields(searcher, docnum: int) -> dict:
+    """The stored fields of a document (global number), read straight from its
+    segment's per-document reader when the codec has one (Whoosh's own
+    ``stored_fields`` also drops names missing from the schema, which never happens
+    here: an index of another schema is rebuilt)."""
+    reader = searcher.reader()
+    for leaf, offset in reversed(reader.leaf_readers()):
+        if docnum >= offset:
+            perdoc = getattr(leaf, "_perdoc", None)
+            if perdoc is not None and hasattr(perdoc, "stored_fields"):
+                return perdoc.stored_fields(docnum - offset)
+            break
+    return searcher.stored_fields(docnum)
