@@ -167,36 +167,42 @@ PARALLEL_BYTES = 1 << 20
 _TREE = 2
 """Pack object type of a tree."""
 TREE_LEVEL = 0
-"""zlib level of trees: stored, not deflated. A tree is mostly 20-byte object ids, which
-deflate shrinks by 2.5 % (measured on an imported store: 737 KB → 719 KB, against 794 KB
-stored) at 7× the time (10.5 µs against 1.4 µs per tree, 14 trees per commit).
-Blobs and commits use level 1 (blobs shrink ~5×). ``gitstore gc`` (``git gc``) stores trees
-as deltas of one another, deflated."""
+"""zlib level of trees in a commit's own pack: stored, not deflated. A tree is mostly
+20-byte object ids, which deflate shrinks by 2.5 % (measured on an imported store:
+737 KB → 719 KB, against 794 KB stored) at 7× the time (10.5 µs against 1.4 µs per
+tree, 14 trees per commit). Merged packs deflate trees (level 1), so only the newest
+few dozen packs hold stored trees; ``git gc`` reuses that data as it is. Blobs and
+commits are always level 1 (blobs shrink ~5×)."""
 
 
-def _deflate_all(items: list[tuple[int, bytes]]) -> list[bytes]:
-    return [zlib.compress(data, TREE_LEVEL if type_ == _TREE else 1) for type_, data in items]
+def _deflate_all(items: list[tuple[int, bytes]], tree_level: int) -> list[bytes]:
+    return [zlib.compress(data, tree_level if type_ == _TREE else 1) for type_, data in items]
 
 
-def _deflate(items: list[tuple[int, bytes]]) -> list[bytes]:
+def _deflate(items: list[tuple[int, bytes]], tree_level: int) -> list[bytes]:
     """zlib streams of ``(type, content)`` items, in order; in parallel for large packs."""
     workers = min(os.cpu_count() or 1, 4)
     if workers < 2 or sum(len(data) for _type, data in items) < PARALLEL_BYTES:
-        return _deflate_all(items)
+        return _deflate_all(items, tree_level)
     size = -(-len(items) // (workers * 4))
     chunks = [items[i : i + size] for i in range(0, len(items), size)]
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gitstore-deflate") as pool:
-        return [stream for chunk in pool.map(_deflate_all, chunks) for stream in chunk]
+        streams = pool.map(_deflate_all, chunks, [tree_level] * len(chunks))
+        return [stream for chunk in streams for stream in chunk]
 
 
-def write_pack(pack_dir: Path, objects: dict[bytes, tuple[int, bytes]], fsync: bool) -> str:
+def write_pack(pack_dir: Path, objects: dict[bytes, tuple[int, bytes]], fsync: bool, tree_level: int = TREE_LEVEL) -> str:
     """Write ``objects`` (raw oid → (type, content)) as a pack and its index.
+
+    Args:
+        tree_level: zlib level of trees (``TREE_LEVEL`` for a commit's pack; merged
+            packs deflate them, level 1).
 
     Returns:
         The pack's name (``pack-<sha1>``), without extension.
     """
     order = sorted(objects)
-    streams = _deflate([objects[raw] for raw in order])
+    streams = _deflate([objects[raw] for raw in order], tree_level)
     body = bytearray(b"PACK" + struct.pack(">II", 2, len(order)))
     offsets, crcs = {}, {}
     for raw, stream in zip(order, streams):
@@ -396,7 +402,7 @@ class ObjectWriter:
                 if raw not in objects:
                     type_, data = self.repo.odb.read(pygit2.Oid(raw=raw))
                     objects[raw] = (int(type_), bytes(data))
-        merged = write_pack(self.pack_dir, objects, fsync)
+        merged = write_pack(self.pack_dir, objects, fsync, tree_level=1)
         # Packs merged now are deleted at the NEXT merge, not now: a reader in another
         # process may have listed them and not opened them yet (git gc's grace period).
         retired = [n for n, lvl in packs if lvl == RETIRED]

@@ -31,6 +31,27 @@ def test_commits_are_packed_merged_and_readable_by_git(tmp_path):
     for idx in (store.git_dir / "objects/pack").glob("*.idx"):
         git(store.path, "verify-pack", str(idx))  # raises unless git accepts the pack
         assert read_idx_oids(idx)
+    # a commit's own pack stores its trees; a merged pack deflates them
+    assert _tree_block_types(store, level=0) == {0}  # deflate block type 0: stored
+    assert _tree_block_types(store, level=1) - {0}  # deflated (zlib still stores a tree it cannot shrink)
+
+
+def _tree_block_types(store, level):
+    """Deflate block types (0 stored, 1 fixed, 2 dynamic Huffman) of the first block of
+    every tree in the tracked packs of one level, found with ``git verify-pack -v``."""
+    types = set()
+    for name, lvl in store.objects.tracked():
+        if lvl != level:
+            continue
+        pack = (store.git_dir / "objects/pack" / f"{name}.pack").read_bytes()
+        for line in git(store.path, "verify-pack", "-v", str(store.git_dir / "objects/pack" / f"{name}.idx")).splitlines():
+            fields = line.split()
+            if len(fields) >= 5 and fields[1] == "tree":
+                at = int(fields[4])
+                while pack[at] & 0x80:  # variable-length entry header
+                    at += 1
+                types.add((pack[at + 3] >> 1) & 0b11)  # after the header: 2-byte zlib header
+    return types
 
 
 @requires_git
