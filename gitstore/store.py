@@ -653,18 +653,16 @@ class Store:
         Raises:
             ConflictError: still conflicting after the last attempt.
         """
-        for attempt in range(attempts):
-            head = self.head()
-            files = self.read(t_no, at=head)
-            version = self.ticket_version(t_no, at=head)
-            try:
-                return self.update(t_no, make_update(files), actor=actor, agent=agent, expected_version=version)
-            except ConflictError:
-                if attempt == attempts - 1:
-                    raise
-                delay = min(max_backoff, backoff * (2**attempt))
-                time.sleep(delay * (0.5 + random.random()))
-        raise AssertionError("unreachable")
+        return retry_on_conflict(
+            self,
+            t_no,
+            lambda files, head: self.update(
+                t_no, make_update(files), actor=actor, agent=agent, expected_version=self.ticket_version(t_no, at=head)
+            ),
+            attempts=attempts,
+            backoff=backoff,
+            max_backoff=max_backoff,
+        )
 
     # ------------------------------------------------------------------ the write path
     def _write(
@@ -897,3 +895,39 @@ def _looks_like_store(repo: pygit2.Repository) -> bool:
 
 
 __all__ = ["Store", "CommitResult", "CommitEvent", "GitStoreError", "BRANCH"]
+
+
+def retry_on_conflict(
+    store: "Store",
+    t_no: str,
+    write: Callable[[TicketFiles, pygit2.Commit], Any],
+    *,
+    attempts: int = 10,
+    backoff: float = 0.01,
+    max_backoff: float = 1.0,
+) -> Any:
+    """Optimistic locking's retry loop (seed 002): read, decide, write; again on conflict.
+
+    ``write(files, head)`` gets the ticket as read at ``head`` and writes with an
+    ``expected_version`` taken from that read. On ConflictError the ticket is read
+    again and ``write`` called again, after an exponential backoff with jitter
+    (``backoff`` · 2^n seconds, capped at ``max_backoff``), at most ``attempts`` times.
+
+    Returns:
+        What ``write`` returns.
+
+    Raises:
+        ConflictError: still conflicting after the last attempt.
+        Whatever ``write`` raises otherwise (at once).
+    """
+    for attempt in range(attempts):
+        head = store.head()
+        files = store.read(t_no, at=head)
+        try:
+            return write(files, head)
+        except ConflictError:
+            if attempt == attempts - 1:
+                raise
+            delay = min(max_backoff, backoff * (2**attempt))
+            time.sleep(delay * (0.5 + random.random()))
+    raise AssertionError("unreachable")

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import section, write_section
-from ..errors import ConflictError, InvalidTransition, ValidationError
+from ..errors import InvalidTransition, ValidationError
 
 SEED000_WORKFLOW: dict[str, Any] = {
     "stages": ["trigger", "classifier", "selection", "action", "end"],
@@ -214,9 +214,9 @@ def set_stage(
         raise ValidationError("a stage change needs a reason")
     workflow = load_workflow(store)
     workflow.check_stage(stage)
-    for attempt in range(_RETRIES):
-        head = store.head()
-        files = store.read(t_no, at=head)
+    from ..store import retry_on_conflict
+
+    def write(files, head):  # the check and the write, on the ticket as read at head
         current = files.workflow.workflow_stage
         when = utc_now()
         data: dict[str, Any] = {"T": {}}
@@ -240,21 +240,18 @@ def set_stage(
         if not data:
             raise ValidationError(f"ticket {t_no} is already in stage {stage}: nothing to change")
         moved = "workflow_stage" in data.get("T", {})
-        try:
-            return store.update(
-                t_no,
-                data,
-                actor=actor,
-                agent=agent,
-                timestamp=when,
-                expected_version=expected_version or str(head.id),
-                summary=f"Move ticket {t_no} from {current} to {stage}" if moved else f"Set fields on ticket {t_no}",
-                trailers={"Stage": f"{current} -> {stage}"} if moved else None,
-            )
-        except ConflictError:
-            if expected_version is not None or attempt == _RETRIES - 1:
-                raise
-    raise AssertionError("unreachable")
+        return store.update(
+            t_no,
+            data,
+            actor=actor,
+            agent=agent,
+            timestamp=when,
+            expected_version=expected_version or str(head.id),
+            summary=f"Move ticket {t_no} from {current} to {stage}" if moved else f"Set fields on ticket {t_no}",
+            trailers={"Stage": f"{current} -> {stage}"} if moved else None,
+        )
+
+    return retry_on_conflict(store, t_no, write, attempts=1 if expected_version is not None else _RETRIES)
 
 
 def stage_info(store, t_no: str, at: str | None = None) -> dict[str, Any]:

@@ -14,7 +14,6 @@ from typing import Any, Callable
 
 import pygit2
 
-from ..errors import ConflictError
 from ..ticket import TicketFiles
 
 ATTEMPTS = 8
@@ -41,21 +40,18 @@ def write_checked(
         ConflictError: still conflicting after ``ATTEMPTS`` tries.
         Whatever ``make_update`` or ``Store.update`` raise.
     """
-    for attempt in range(ATTEMPTS):
-        head = store.head()
-        files = store.read(t_no, at=head)
+    from ..store import retry_on_conflict
+
+    def write(files, head):
         update_data, trailers, summary = make_update(files, head)
-        try:
-            return store.update(
-                t_no,
-                update_data,
-                actor=actor,
-                agent=agent,
-                expected_version=str(head.id),
-                summary=summary,
-                trailers=trailers,
-            )
-        except ConflictError:
-            if attempt == ATTEMPTS - 1:
-                raise
-    raise AssertionError("unreachable")
+        return store.update(
+            t_no,
+            update_data,
+            actor=actor,
+            agent=agent,
+            expected_version=str(head.id),
+            summary=summary,
+            trailers=trailers,
+        )
+
+    return retry_on_conflict(store, t_no, write, attempts=ATTEMPTS)
