@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pygit2
 
-from .treewrite import hash_object
+from .treewrite import hash_blob, hash_object
 
 MERGE_AT = 32
 """Number of tracked small packs that triggers a merge into one."""
@@ -312,7 +312,7 @@ class ObjectWriter:
 
     def add_blob(self, data: bytes) -> pygit2.Oid:
         """Stage a blob and return its id (hashed here: no existence checks needed)."""
-        oid = pygit2.hash(data)
+        oid = hash_blob(data)
         self.staging.objects[oid.raw] = (3, bytes(data))
         return oid
 

@@ -26,8 +26,19 @@ Put = Callable[[bytes, int, bytes], None]
 
 
 def hash_object(type_name: bytes, content: bytes) -> bytes:
-    """Return the raw SHA-1 object id of ``content`` as a git object of that type."""
-    return hashlib.sha1(b"%s %d\x00" % (type_name, len(content)) + content).digest()
+    """Return the raw SHA-1 object id of ``content`` as a git object of that type.
+
+    ``hashlib`` (OpenSSL) hashes ~3× faster than ``pygit2.hash`` (libgit2's
+    collision-detecting SHA-1); the ids are the same.
+    """
+    digest = hashlib.sha1(b"%s %d\x00" % (type_name, len(content)))
+    digest.update(content)
+    return digest.digest()
+
+
+def hash_blob(content: bytes) -> pygit2.Oid:
+    """Return the id of ``content`` as a blob (``git hash-object``)."""
+    return pygit2.Oid(raw=hash_object(b"blob", content))
 
 
 Entries = dict[bytes, tuple[bytes, bytes]]

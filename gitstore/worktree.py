@@ -27,6 +27,8 @@ from pathlib import Path
 
 import pygit2
 
+from .treewrite import hash_blob
+
 _COUNTER = itertools.count()
 CONTENT_BUDGET = 64 * 1024 * 1024
 """Bytes of pending new file content kept in memory between a commit and the checkout
@@ -182,7 +184,7 @@ def _hash_file(path: Path) -> pygit2.Oid | None:
         data = path.read_bytes()
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return None
-    return pygit2.hash(data)
+    return hash_blob(data)
 
 
 @contextmanager
