@@ -84,21 +84,15 @@ class WorktreeSync:
         Returns:
             Paths left as they were because they hold uncommitted edits.
         """
-        if not self.pending or self.repo.is_bare:
-            self.pending.clear()
-            self.forced.clear()
-            self.contents.clear()
-            self._content_bytes = 0
-            if self.target is not None and not self.repo.is_bare:
-                self._mark(self.target)
-            return []
-        with _trusted_ids():
-            kept = self._apply_pending()
+        kept: list[str] = []
+        if self.pending and not self.repo.is_bare:
+            with _trusted_ids():
+                kept = self._apply_pending()
         self.pending.clear()
         self.forced.clear()
         self.contents.clear()
         self._content_bytes = 0
-        if self.target is not None:
+        if self.target is not None and not self.repo.is_bare:
             self._mark(self.target)
         return kept
 

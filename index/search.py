@@ -20,6 +20,8 @@ from .schema import POSITIONS_FIELD
 
 SNIPPET_CHARS = 200
 """Longest snippet fragment, in characters."""
+SNIPPET_SURROUND = 40
+"""Characters of context kept around the matched words of a fragment."""
 TICKET_LOOKUPS = 500
 """Above this many tickets, a status/priority filter scans the ``t_no`` column once
 instead of looking each ticket's documents up."""
@@ -114,7 +116,7 @@ def _snippet(hit, analyzer, terms: set[str]) -> str:
     except Exception:  # highlighting is cosmetic; fall back to the text's start
         snippet = ""
     if not snippet and terms:
-        snippet = fastpath.snippet(text, analyzer, terms, maxchars=SNIPPET_CHARS, surround=40) or ""
+        snippet = fastpath.snippet(text, analyzer, terms, maxchars=SNIPPET_CHARS, surround=SNIPPET_SURROUND) or ""
     if not snippet:
         return _plain_start(text)
     return " ".join(snippet.split())
@@ -331,7 +333,7 @@ def execute(index, plan: SearchPlan) -> SearchResults:
                 return _execute_plain(index, searcher, plan, filter_docs, mask)
             results = searcher.search(parsed, limit=limit, filter=filter_docs, mask=mask or None)
             results.fragmenter.maxchars = SNIPPET_CHARS
-            results.fragmenter.surround = 40
+            results.fragmenter.surround = SNIPPET_SURROUND
             results.formatter = _formatter()
             facets = {"kind": _kind_counts(index, searcher, parsed, filter_docs, plan.hidden)} if plan.count else {}
             analyzer = searcher.schema["content"].analyzer
@@ -378,7 +380,7 @@ def _execute_plain(index, searcher, plan: SearchPlan, filter_docs, mask) -> Sear
     for rank, (score, docnum) in enumerate(best, start=1):
         fields = fastpath.stored_fields(searcher, docnum)
         text = fields.get("content") or ""
-        marked = fastpath.snippet(text, analyzer, plan.terms, maxchars=SNIPPET_CHARS, surround=40)
+        marked = fastpath.snippet(text, analyzer, plan.terms, maxchars=SNIPPET_CHARS, surround=SNIPPET_SURROUND)
         hits.append(_hit(rank, score, fields, " ".join(marked.split()) if marked else _plain_start(text)))
     facets, total = {}, None
     if plan.count:
