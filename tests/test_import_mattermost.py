@@ -72,6 +72,12 @@ def test_tag_and_channel_map_counts_text_sender_time(gs):
         files = store.read("MM-1001")
     assert files.internal.platforms == ["mattermost"]
     assert files.workflow.company_name == "Acme Support"
+    # writers join the I file's participants, in order of their first message:
+    # alice (acme.example) the CS team, the others the technical team
+    ordered = sorted((m for t, m in stored.values() if t == "MM-1001"), key=lambda m: m["timestamp"])
+    technical = list(dict.fromkeys(m["sender_id"] for m in ordered if m["sender"] == "technical_member"))
+    assert files.internal.participants.cs_team == ["alice"]
+    assert files.internal.participants.technical_team == technical and "bob" in technical
 
 
 def test_unmapped_posts_are_skipped_with_reason(gs):

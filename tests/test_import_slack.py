@@ -13,7 +13,7 @@ import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
-from conftest import TEST_DATA, git, import_json, internal_messages, requires_git, shared_or_skip
+from conftest import TEST_DATA, git, import_json, internal_messages, read_all, requires_git, shared_or_skip
 
 SAMPLE = TEST_DATA / "slack_sample"
 
@@ -59,6 +59,13 @@ def test_channel_map_per_channel_counts_text_sender_time(gs):
     _, shared = stored[f"slack:{channel_ids['talks']}:1433866273.000004"]
     assert shared["attachments"][0]["name"] == "Screen Shot 2015-06-09 at 11.10.32.png"
     assert shared["attachments"][0]["content_type"] == "image/png"
+    # each channel's writers are the I file's technical team, in order of first message
+    tickets = read_all(gs.path)
+    for channel in ("sci", "talks"):
+        writers = [users.get(r.get("user"), r.get("user") or r.get("username") or r.get("bot_id") or "unknown")
+                   for c, r in sorted(records, key=lambda cr: float(cr[1]["ts"])) if c == channel]
+        participants = tickets[f"SLACK-{channel}"].internal.participants
+        assert participants.technical_team == list(dict.fromkeys(writers)) and participants.cs_team == []
 
 
 def test_unmapped_messages_are_reported_as_skipped(gs):

@@ -49,6 +49,8 @@ class ImportEvent:
             and the summary; the messages in ``update`` when 0 and it is a dict).
         cs_agents: support agents to add to the E file's ``participants.cs_agents``
             (merged with those already listed, never replacing them).
+        cs_team, technical_team: people to add to the I file's
+            ``participants.cs_team`` / ``participants.technical_team`` (likewise).
     """
 
     t_no: str
@@ -62,6 +64,8 @@ class ImportEvent:
     where: str | None = None
     messages: int = 0
     cs_agents: tuple[str, ...] = ()
+    cs_team: tuple[str, ...] = ()
+    technical_team: tuple[str, ...] = ()
 
 
 @dataclass
@@ -227,7 +231,8 @@ def _write_events(store, events: list[ImportEvent], summary: ImportSummary, acto
                     event.t_no, update, when=event.when, actor=event.actor or actor,
                     summary=event.summary or f"Import update of ticket {event.t_no}",
                     create=event.create, create_update=event.create_update,
-                    cs_agents=event.cs_agents, authorized_as=actor,
+                    cs_agents=event.cs_agents, cs_team=event.cs_team, technical_team=event.technical_team,
+                    authorized_as=actor,
                 )
             except RefMovedError:
                 raise  # someone wrote without the writer lock: stop, never guess

@@ -344,6 +344,8 @@ class BulkWriter:
         create: dict | None = None,
         create_update: dict | None = None,
         cs_agents: tuple[str, ...] = (),
+        cs_team: tuple[str, ...] = (),
+        technical_team: tuple[str, ...] = (),
         authorized_as: str | None = None,
     ) -> BulkResult:
         """Apply ``update`` to the ticket as one new commit, creating the ticket if needed.
@@ -362,6 +364,8 @@ class BulkWriter:
             create_update: further ``update_data`` applied only when creating.
             cs_agents: support agents to add to E ``participants.cs_agents`` (a union
                 with those the ticket already lists, kept in first-seen order).
+            cs_team, technical_team: people to add to I ``participants.cs_team`` /
+                ``participants.technical_team`` the same way (seed 000 §3.1.2).
             authorized_as: whose write permission the store's rules check (the person
                 or agent running the import; ``actor`` when None).
 
@@ -386,13 +390,15 @@ class BulkWriter:
             ticket = _Ticket.from_files(_new_files(t_no, create, when), {})
             if create_update:
                 update = _merge_updates(create_update, update)
-        if cs_agents:
-            participants = ticket.shells["E"].participants
-            missing = [a for a in dict.fromkeys(cs_agents) if a not in participants.cs_agents]
+        for kind, key, names in (("E", "cs_agents", cs_agents), ("I", "cs_team", cs_team), ("I", "technical_team", technical_team)):
+            participants = ticket.shells[kind].participants
+            if kind in update and "participants" in update[kind]:  # the update's own list is the base
+                participants = type(participants).model_validate(update[kind]["participants"])
+            missing = [a for a in dict.fromkeys(names) if a not in getattr(participants, key)]
             if missing:
                 merged = participants.model_dump(mode="json")
-                merged["cs_agents"] = merged["cs_agents"] + missing
-                update = _merge_updates({"E": {"participants": merged}}, update)
+                merged[key] = merged[key] + missing
+                update = _merge_updates(update, {kind: {"participants": merged}})  # holds the update's own list
         _store_rules(self.store, update, authorized_as or actor)
         shells, items, ids, added, reshaped = self._apply(ticket, t_no, update, when)
         if not created and not added and all(shells[k] == ticket.shells[k] for k in shells):

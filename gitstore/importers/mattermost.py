@@ -20,7 +20,8 @@ post by channel, create_at and message), so ``message_id`` is
 ``<team>/<channel>`` (direct channels: ``dm/<member>+<member>``), ``thread_id`` the
 root post's message id (for the root and its replies); ``sender`` ``cs_agent`` when
 the user's e-mail is in an ``--agent-domain``, else ``technical_member``;
-``sender_id`` the username; ``content`` the message exactly; every other field of the
+``sender_id`` the username (who joins the I file's ``participants.cs_team`` or
+``technical_team`` accordingly); ``content`` the message exactly; every other field of the
 post (``props``, ``reactions``, ``flagged_by``, …) in ``platform_specific``;
 attachments by file name (the export has no size or hash).
 
@@ -184,6 +185,8 @@ class MattermostImporter(Importer):
             actor=username,
             where=where,
             messages=1,
+            cs_team=(username,) if is_agent else (),
+            technical_team=() if is_agent else (username,),
         )
 
 

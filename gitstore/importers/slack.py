@@ -14,7 +14,8 @@ Mapping: every message object is one internal (I) message, one commit:
   microsecond); ``platform`` ``slack``; ``message_type`` ``update``;
 - ``sender`` ``cs_agent`` when the user's e-mail is in one of ``agent_domains``
   (``--agent-domain``), else ``technical_member``; ``sender_id`` the user's name
-  (``users.json``), else the user/bot id;
+  (``users.json``), else the user/bot id; the writer joins the I file's
+  ``participants.cs_team`` or ``participants.technical_team`` accordingly;
 - ``content`` = ``text`` exactly (Slack mrkdwn, mentions and links as exported);
 - ``metadata.channel_id`` the channel id, ``thread_id`` the ``thread_ts`` of replies
   and thread roots; every other field of the message object (``type``, ``subtype``,
@@ -173,6 +174,8 @@ class SlackImporter(Importer):
             actor=sender_id,
             where=where,
             messages=1,
+            cs_team=(sender_id,) if is_agent else (),
+            technical_team=() if is_agent else (sender_id,),
         )
 
 
