@@ -138,6 +138,24 @@ def encode_json(data: Any) -> bytes:
     return out
 
 
+def locate(path: str) -> tuple[str, str]:
+    """Return ``(kind, T_NO)`` of a ticket file at its repository path.
+
+    Raises:
+        ValidationError: not a ticket file name (``E_<T_NO>.json``, ``I_…``, ``T_…``),
+            or the file is not in the folder its T_NO gives (ARCHITECTURE.md "On disk").
+        InvalidTicketNumber: the T_NO in the name is malformed.
+    """
+    parsed = parse_path(path)
+    if parsed is None:
+        raise ValidationError("not a ticket file name (E_<T_NO>.json, I_…, T_…)")
+    kind, t_no = parsed
+    expected = ticket_path(kind, t_no)
+    if expected != path:
+        raise ValidationError(f"in the wrong folder, expected {expected}")
+    return kind, t_no
+
+
 def dumps(model: Any) -> bytes:
     """Serialise a ticket model deterministically (indent 2, UTF-8, trailing newline).
 

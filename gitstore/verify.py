@@ -99,18 +99,11 @@ def verify_store(store, t_no: str | None = None, *, objects: bool = True) -> lis
             problems.append(Problem(t_no, None, "no such ticket"))
     elif layout.ROOT in head.tree:
         for path, entry in _walk_blobs(repo, repo[head.tree[layout.ROOT].id], layout.ROOT):
-            parsed = layout.parse_path(path)
-            if parsed is None:
-                problems.append(Problem(None, path, "stray file: not a ticket file name"))
-                continue
-            kind, number = parsed
             try:
-                expected = layout.ticket_path(kind, number)
+                kind, number = layout.locate(path)
             except GitStoreError as exc:
-                problems.append(Problem(None, path, str(exc)))
-                continue
-            if path != expected:
-                problems.append(Problem(number, path, f"file in the wrong folder: expected {expected}"))
+                parsed = layout.parse_path(path)
+                problems.append(Problem(parsed[1] if parsed else None, path, f"stray file: {exc}"))
                 continue
             by_ticket.setdefault(number, {})[kind] = (path, entry)
     for number in sorted(by_ticket):
@@ -122,27 +115,68 @@ def verify_store(store, t_no: str | None = None, *, objects: bool = True) -> lis
     return problems
 
 
+@dataclass(frozen=True)
+class FileProblem:
+    """One problem of one ticket file, with the rule it breaks.
+
+    Attributes:
+        kind: the file (``E``, ``I`` or ``T``).
+        message: what is wrong.
+        rule: where the rule comes from (``seed 000 §2.1``, ``seed 000 §3.1 schema``,
+            ``canonical form``, ``seed 000 §3.2.2 cross-file rules``).
+    """
+
+    kind: str
+    message: str
+    rule: str
+
+
+def check_ticket_files(t_no: str, data: dict[str, bytes | None], *, canonical: bool = True) -> list[FileProblem]:
+    """Validate one ticket's three files given as bytes (None: absent).
+
+    The checks ``verify`` and the git hooks share: all three files present (seed 000
+    §2.1), each parses against its schema (§3.1), optionally each is in canonical form
+    (``layout.dumps``), and the three pass the cross-file rules (§3.2.2). A ticket
+    whose files are all absent has no problem (it was deleted).
+
+    Returns:
+        Problems in file order (E, I, T), then the cross-file ones.
+    """
+    if all(data.get(k) is None for k in layout.KINDS):
+        return []
+    problems = [FileProblem(k, "missing; a ticket needs its E, I and T files", "seed 000 §2.1")
+                for k in layout.KINDS if data.get(k) is None]
+    models = {}
+    for kind in layout.KINDS:
+        raw = data.get(kind)
+        if raw is None:
+            continue
+        try:
+            models[kind] = layout.loads(kind, raw, layout.file_name(kind, t_no))
+        except GitStoreError as exc:
+            problems += [FileProblem(kind, line.split(": ", 1)[-1], "seed 000 §3.1 schema")
+                         for line in getattr(exc, "problems", [str(exc)])]
+            continue
+        if canonical and raw != layout.dumps(models[kind]):
+            problems.append(FileProblem(kind, "not in canonical form (key order, indent 2, trailing newline)", "canonical form"))
+    if len(models) == 3:
+        ticket = TicketFiles(t_no, models["E"], models["I"], models["T"])
+        problems += [FileProblem(name.split("_", 1)[0], message, "seed 000 §3.2.2 cross-file rules")
+                     for name, message in cross_file_problems(ticket)]
+    return problems
+
+
 def _check_ticket(repo, number: str, files: dict) -> list[Problem]:
+    found = check_ticket_files(number, {kind: repo[entry.id].data for kind, (_path, entry) in files.items()})
     problems = []
-    missing = [layout.file_name(k, number) for k in layout.KINDS if k not in files]
+    missing = [layout.file_name(p.kind, number) for p in found if p.rule == "seed 000 §2.1"]
     if missing:
         present = ", ".join(layout.file_name(k, number) for k in layout.KINDS if k in files)
         problems.append(Problem(number, ", ".join(missing), f"orphaned ticket: missing (only {present} exist)"))
-    models = {}
-    for kind, (path, entry) in files.items():
-        name = layout.file_name(kind, number)
-        try:
-            models[kind] = layout.loads(kind, repo[entry.id].data, name)
-        except GitStoreError as exc:
-            for line in getattr(exc, "problems", [str(exc)]):
-                problems.append(Problem(number, name, line.split(": ", 1)[-1]))
-            continue
-        data = repo[entry.id].data
-        if data != layout.dumps(models[kind]):
-            problems.append(Problem(number, name, "not in canonical form (key order, indent 2, trailing newline)"))
-    if len(models) == 3:
-        ticket = TicketFiles(number, models["E"], models["I"], models["T"])
-        problems += [Problem(number, name, msg) for name, msg in cross_file_problems(ticket)]
+    for problem in found:
+        if problem.rule != "seed 000 §2.1":
+            name = layout.file_name(problem.kind, number) if problem.kind in layout.KINDS else problem.kind
+            problems.append(Problem(number, name, problem.message))
     return problems
 
 

@@ -16,9 +16,8 @@ import pygit2
 
 from gitstore import layout
 from gitstore.errors import GitStoreError
-from gitstore.rules import cross_file_problems
-from gitstore.ticket import TicketFiles
 from gitstore.treewrite import blob_at
+from gitstore.verify import check_ticket_files
 
 from .treemerge import changed_paths, empty_tree
 
@@ -28,6 +27,9 @@ ZERO = "0" * 40
 def ticket_problems(t_no: str, read: Callable[[str], bytes | None]) -> list[str]:
     """Validate one ticket whose files ``read(path)`` returns (None: absent).
 
+    The checks of ``gitstore verify`` (``verify.check_ticket_files``) without the
+    canonical-form one: a person's hand edit need not be formatted as gitstore writes.
+
     Returns:
         One line per problem: ``<path>: <problem> (<rule>)``; empty when valid.
     """
@@ -35,28 +37,8 @@ def ticket_problems(t_no: str, read: Callable[[str], bytes | None]) -> list[str]
         paths = layout.ticket_paths(t_no)
     except GitStoreError as exc:
         return [f"{t_no}: {exc}"]
-    data = {kind: read(path) for kind, path in paths.items()}
-    if all(v is None for v in data.values()):
-        return []
-    problems = []
-    missing = [paths[k] for k in layout.KINDS if data[k] is None]
-    for path in missing:
-        problems.append(f"{path}: missing; a ticket needs its E, I and T files (seed 000 §2.1)")
-    models = {}
-    for kind, path in paths.items():
-        if data[kind] is None:
-            continue
-        try:
-            models[kind] = layout.loads(kind, data[kind], layout.file_name(kind, t_no))
-        except GitStoreError as exc:
-            for line in getattr(exc, "problems", [str(exc)]):
-                problems.append(f"{path}: {line.split(': ', 1)[-1]} (seed 000 §3.1 schema)")
-    if len(models) == 3:
-        files = TicketFiles(t_no, models["E"], models["I"], models["T"])
-        for name, problem in cross_file_problems(files):
-            kind = name.split("_", 1)[0]
-            problems.append(f"{paths.get(kind, name)}: {problem} (seed 000 §3.2.2 cross-file rules)")
-    return problems
+    found = check_ticket_files(t_no, {kind: read(path) for kind, path in paths.items()}, canonical=False)
+    return [f"{paths[p.kind]}: {p.message} ({p.rule})" for p in found]
 
 
 def changed_tickets(paths: Iterable[str]) -> tuple[set[str], list[str]]:
@@ -67,18 +49,10 @@ def changed_tickets(paths: Iterable[str]) -> tuple[set[str], list[str]]:
     for path in sorted(paths):
         if not path.startswith(layout.ROOT + "/"):
             continue
-        parsed = layout.parse_path(path)
-        if parsed is None:
-            problems.append(f"{path}: not a ticket file name (E_<T_NO>.json, I_…, T_…) (ARCHITECTURE.md on disk)")
-            continue
-        kind, t_no = parsed
         try:
-            expected = layout.ticket_path(kind, t_no)
+            _kind, t_no = layout.locate(path)
         except GitStoreError as exc:
-            problems.append(f"{path}: {exc}")
-            continue
-        if expected != path:
-            problems.append(f"{path}: wrong folder, expected {expected} (ARCHITECTURE.md on disk)")
+            problems.append(f"{path}: {exc} (ARCHITECTURE.md on disk)")
             continue
         tickets.add(t_no)
     return tickets, problems
