@@ -11,10 +11,11 @@ Importing this package is cheap: Whoosh is imported by the modules that use it.
 
 Example:
     >>> from gitstore import Store
-    >>> from index import SearchIndex, search
-    >>> store = Store.open("demo")                                # doctest: +SKIP
-    >>> ix = SearchIndex.open(store, create=True)                 # doctest: +SKIP
-    >>> search(ix, "printer AND broken", role="customer_facing")  # doctest: +SKIP
+    >>> from index import SearchIndex, search_store
+    >>> store = Store.open("demo")                                          # doctest: +SKIP
+    >>> search_store(store, "printer AND broken", role="customer_facing")   # one-shot  # doctest: +SKIP
+    >>> with SearchIndex.open(store) as ix:                           # long-running  # doctest: +SKIP
+    ...     results = ix.search("printer refund", limit=5, count=False)
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ _EXPORTS = {
     "SearchIndex": "index.store_index",
     "IndexStatus": "index.store_index",
     "TicketChange": "index.documents",
-    "search": "index.search",
+    "search_store": "index.search:search",  # not "search": that is the submodule's name
     "SearchResults": "index.search",
     "Hit": "index.search",
     "find_tickets": "index.tickets",
@@ -39,10 +40,11 @@ _EXPORTS = {
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
+    target = _EXPORTS.get(name)
+    if target is None:
         raise AttributeError(f"module 'index' has no attribute {name!r}")
-    return getattr(import_module(module), name)
+    module, _, attribute = target.partition(":")
+    return getattr(import_module(module), attribute or name)
 
 
 __all__ = sorted(_EXPORTS)

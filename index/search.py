@@ -4,6 +4,9 @@ Hits are ranked by BM25F (Whoosh's default), labelled with their ticket, and car
 highlighted snippet (matched words between ``**``), time, sender and kind. Documents
 of kinds the role may not see (``roles``) are masked inside the search, so they count
 nowhere: not in hits, snippets, ``total`` or ``facets``.
+
+Plain word queries (most searches) are answered by ``fastpath`` from the same index,
+with the same ranking; every other query by Whoosh's searcher.
 """
 
 from __future__ import annotations

@@ -552,6 +552,20 @@ def test_whoosh_warnings_never_reach_users(tmp_path):
     assert proc.stdout.strip() == "ok" and proc.stderr == ""
 
 
+def test_package_exports_are_what_they_say_after_every_submodule_is_imported():
+    """A lazy export named like a submodule would be shadowed by the module itself."""
+    import importlib
+    import types
+
+    import index
+
+    for name in ("search", "store_index", "documents", "tickets", "subscriber", "watcher", "roles", "paths", "fastpath"):
+        importlib.import_module(f"index.{name}")
+    for name in index.__all__:
+        assert not isinstance(getattr(index, name), types.ModuleType), name
+    assert callable(index.search_store) and index.search_store.__module__ == "index.search"
+
+
 # ---------------------------------------------------------------------------- full data set
 def test_full_twitter_and_slack_data(tmp_path):
     twitter = shared_or_skip("twitter_customer_care_ibm", "dev.json")
