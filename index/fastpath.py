@@ -221,12 +221,14 @@ def _term_scores(searcher, reader, offset: int, fieldname: str, term: str, only:
     """
     from whoosh.util.numeric import byte_to_length
 
+    ids, weights = _postings(reader, fieldname, term, only)
+    if not ids:  # as Whoosh: a term with no postings has no scorer (an empty index has no idf)
+        return {}
     weighting = searcher.weighting
     B, K1 = weighting.B, weighting.K1
     idf = searcher.idf(fieldname, term)
     avgfl = searcher.avg_field_length(fieldname) or 1
     k1p1 = K1 + 1
-    ids, weights = _postings(reader, fieldname, term, only)
     codes = _length_codes(reader, fieldname)
     if codes is not None:
         norms = _NORMS.get((B, K1, avgfl))

@@ -161,3 +161,17 @@ def test_snippet_marks_the_words_the_analyser_matches():
     one = snippet(long, analyzer, ["printer"], maxchars=200, surround=40)
     assert one.startswith("filler") and "**printer**" in one and len(one) <= 200 + 4
     assert snippet("İstanbul printer", analyzer, ["printer"]) == "İstanbul **printer**"  # lowercasing changes length
+
+
+def test_plain_query_on_an_empty_store_finds_nothing(tmp_path):
+    """No documents: Whoosh has no idf for any term; the plain path must not compute one."""
+    from gitstore import Store
+    from index import search_store
+
+    store = Store.init(tmp_path / "empty", fsync=False)
+    results = search_store(store, "printer refund", role="customer_facing")
+    assert results.total == 0 and results.hits == [] and results.facets == {"kind": {}}
+    assert not any("corrupted" in notice for notice in results.notices)  # not mistaken for damage
+    store.create_ticket("1", client_name="Ana", company_name="Acme", actor="a")
+    assert search_store(store, "printer").total == 0
+    assert [h.t_no for h in search_store(store, "acme").hits] == ["1"]
