@@ -87,13 +87,14 @@ def workflow_document(files: Any) -> dict[str, Any]:
     state = files.workflow
     words = [state.client_name, state.company_name, state.assigned_member or ""]
     words += [_decision_text(d) for d in state.agent_decisions]
+    text = "\n".join(w for w in words if w)
     doc = {
         "doc_key": f"T:{files.t_no}",
         "t_no": files.t_no,
         "kind": KIND_NAMES["T"],
         "time": naive_utc(state.card_create_timestamp),
-        "content": "\n".join(w for w in words if w),
-        POSITIONS_FIELD: "\n".join(w for w in words if w),
+        "content": text,
+        POSITIONS_FIELD: text,
         "client_name": state.client_name,
         "company": state.company_name,
         "company_name": state.company_name,
