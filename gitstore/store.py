@@ -894,9 +894,6 @@ def _looks_like_store(repo: pygit2.Repository) -> bool:
     return layout.ROOT in tree
 
 
-__all__ = ["Store", "CommitResult", "CommitEvent", "GitStoreError", "BRANCH"]
-
-
 def retry_on_conflict(
     store: "Store",
     t_no: str,
@@ -931,3 +928,6 @@ def retry_on_conflict(
             delay = min(max_backoff, backoff * (2**attempt))
             time.sleep(delay * (0.5 + random.random()))
     raise AssertionError("unreachable")
+
+
+__all__ = ["Store", "CommitResult", "CommitEvent", "GitStoreError", "BRANCH", "retry_on_conflict"]
