@@ -114,6 +114,23 @@ class Importer(ABC):
         """
 
 
+def source_file(source: Path, pattern: str, what: str) -> Path:
+    """The export file to read: ``source`` itself, or the one file matching ``pattern``
+    in the folder ``source``.
+
+    Raises:
+        ImportFormatError: no such file, or a folder without exactly one such file.
+    """
+    if source.is_dir():
+        found = sorted(source.glob(pattern))
+        if len(found) != 1:
+            raise ImportFormatError(f"{source}: expected one {what} in the folder, found {len(found)}")
+        source = found[0]
+    if not source.is_file():
+        raise ImportFormatError(f"{source}: no such file")
+    return source
+
+
 def iter_json_array(path: Path) -> Iterator[tuple[int, Any]]:
     """Yield ``(index, record)`` from a file holding one JSON array, record by record.
 

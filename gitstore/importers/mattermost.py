@@ -39,7 +39,7 @@ from typing import Any, Iterator
 
 from ..errors import ImportFormatError
 from ..timeutil import format_utc
-from .base import ImportEvent, Importer, ImportSummary
+from .base import ImportEvent, Importer, ImportSummary, source_file
 from .chat import ChannelMap, create_for_chat
 
 _OWN_FIELDS = {"team", "channel", "user", "message", "create_at", "replies", "attachments", "channel_members"}
@@ -94,13 +94,7 @@ class MattermostImporter(Importer):
         self.agent_domains = tuple(d.lower().lstrip("@") for d in agent_domains)
 
     def events(self, source: Path, summary: ImportSummary) -> Iterator[ImportEvent]:
-        if source.is_dir():
-            found = sorted(source.glob("*.jsonl"))
-            if len(found) != 1:
-                raise ImportFormatError(f"{source}: expected one .jsonl export in the folder, found {len(found)}")
-            source = found[0]
-        if not source.is_file():
-            raise ImportFormatError(f"{source}: no such file")
+        source = source_file(source, "*.jsonl", ".jsonl export")
         mapper = ChannelMap(self.channel_map)
         teams: dict[str, str] = {}
         users: dict[str, dict] = {}

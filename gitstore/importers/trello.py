@@ -54,7 +54,7 @@ from typing import Any, Iterator
 from ..agents.workflow import SEED000_WORKFLOW
 from ..errors import ImportFormatError, ValidationError
 from ..timeutil import format_utc, parse_utc
-from .base import ImportEvent, Importer, ImportSummary
+from .base import ImportEvent, Importer, ImportSummary, source_file
 
 STAGES = tuple(SEED000_WORKFLOW["stages"])
 
@@ -90,13 +90,7 @@ def load_board(path: Path) -> dict:
         ImportFormatError: missing file, invalid UTF-8, malformed or truncated JSON
             (line and column), or not a board object.
     """
-    if path.is_dir():
-        found = sorted(path.glob("*.json"))
-        if len(found) != 1:
-            raise ImportFormatError(f"{path}: expected one board .json file in the folder, found {len(found)}")
-        path = found[0]
-    if not path.is_file():
-        raise ImportFormatError(f"{path}: no such file")
+    path = source_file(path, "*.json", "board .json file")
     try:
         board = json.loads(path.read_bytes().decode("utf-8"))
     except UnicodeDecodeError as exc:
