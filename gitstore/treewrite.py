@@ -75,11 +75,6 @@ def _encode(entries: Entries) -> bytes:
     return b"".join(record for _key, record in sorted(entries.values()))
 
 
-def encode_tree(entries: dict[str, tuple[int, bytes]]) -> bytes:
-    """Encode tree entries ``name → (mode, raw id)`` in git's tree format."""
-    return _encode({name.encode("utf-8"): _record(name.encode("utf-8"), mode, raw) for name, (mode, raw) in entries.items()})
-
-
 def _remember(raw: bytes, entries: Entries) -> None:
     if len(_CACHE) >= CACHE_TREES:
         _CACHE.clear()

@@ -298,14 +298,6 @@ class SearchIndex:
             self._ix = None
             self._load()
 
-    def is_fresh(self) -> bool:
-        """True when the recorded commit is HEAD and no interrupted write is pending."""
-        try:
-            state = read_state(self.folder)
-        except StateUnreadable:
-            return False
-        return state.pending is None and state.commit == str(self.store.head().id)
-
     def catch_up(self) -> list[TicketChange]:
         """Bring the index from its recorded commit to HEAD by a tree diff.
 
