@@ -156,9 +156,9 @@ def main() -> None:
     parser.add_argument("--keep", metavar="DIR", help="Build the store in DIR and keep it; reuse it when it is there.")
     args = parser.parse_args()
 
-    from index.search import run_search
-    from index.store_index import SearchIndex, index_status
-    from index.subscriber import subscribe_index
+    from gitstore_index.search import run_search
+    from gitstore_index.store_index import SearchIndex, index_status
+    from gitstore_index.subscriber import subscribe_index
 
     work = Path(tempfile.mkdtemp(prefix="gitstore-bench-search-"))
     try:
@@ -243,7 +243,7 @@ def main() -> None:
               "note": "from before the commit (write call included) to search finding it"})
 
         # -- freshness through the watcher (another process); this searcher never catches up
-        watch = subprocess.Popen([sys.executable, "-m", "cli.main", "-C", str(store.path), "--no-fsync", "watch"],
+        watch = subprocess.Popen([sys.executable, "-m", "gitstore_cli.main", "-C", str(store.path), "--no-fsync", "watch"],
                                  cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         ready = threading.Event()
 

@@ -40,9 +40,9 @@ from common import BASE_TIME, emit, fast_store, git
 
 from gitstore import Store
 from gitstore.verify import verify_store
-from sync.clone import clone
-from sync.pull import pull
-from sync.setup import register_merge_driver
+from gitstore_sync.clone import clone
+from gitstore_sync.pull import pull
+from gitstore_sync.setup import register_merge_driver
 
 
 def diverge(path: Path, tickets: list[str], shared: set[str], site: str, offset: int) -> None:

@@ -32,10 +32,10 @@ class CliContext:
 
             self._store = Store.open(self.directory, fsync=self.fsync)
             click.get_current_context().call_on_close(self._store.close)
-            from index.paths import index_exists  # no Whoosh import: the index opens on first commit
+            from gitstore_index.paths import index_exists  # no Whoosh import: the index opens on first commit
 
             if index_exists(self._store):
-                from index.subscriber import subscribe_index
+                from gitstore_index.subscriber import subscribe_index
 
                 subscriber = subscribe_index(self._store, report=lambda line: click.echo(line, err=True))
                 click.get_current_context().call_on_close(subscriber.close)

@@ -40,7 +40,7 @@ def search(ctx: CliContext, query: str, kind, ticket, sender_id, platform, statu
       gitstore search 'printer NOT "paper jam"' --kind external --since 2020-03-01
       gitstore search "deploy*" --role customer_facing --json
     """
-    from index.search import search as run
+    from gitstore_index.search import search as run
 
     results = run(
         ctx.store(), query, kind=kind, ticket=ticket, sender_id=sender_id, platform=platform, status=status,
@@ -78,7 +78,7 @@ def index_rebuild(ctx: CliContext, as_json: bool) -> None:
     Example:
       gitstore index rebuild
     """
-    from index.store_index import rebuild_index
+    from gitstore_index.store_index import rebuild_index
 
     status = rebuild_index(ctx.store(), progress=not as_json, report=_notice)
     if as_json:
@@ -97,7 +97,7 @@ def index_status(ctx: CliContext, as_json: bool) -> None:
     Example:
       gitstore index status --json
     """
-    from index.store_index import index_status as status_of
+    from gitstore_index.store_index import index_status as status_of
 
     status = status_of(ctx.store())
     if as_json:
@@ -136,7 +136,7 @@ def watch(ctx: CliContext, as_json: bool, debounce: float, duration: float | Non
     import json
     import signal
 
-    from index.watcher import run_watcher
+    from gitstore_index.watcher import run_watcher
 
     def report(change) -> None:
         if as_json:

@@ -24,7 +24,7 @@ def init(ctx: CliContext, path: str, bare: bool, as_json: bool) -> None:
     from gitstore import Store
 
     store = Store.init(path, bare=bare, fsync=ctx.fsync)
-    from sync.setup import configure_store  # merge driver; a bare hub gets pre-receive
+    from gitstore_sync.setup import configure_store  # merge driver; a bare hub gets pre-receive
 
     configure_store(store.repo, hooks=False)
     head = str(store.head().id)

@@ -35,7 +35,7 @@ def remote_add(ctx: CliContext, name: str, url: str, as_json: bool) -> None:
       gitstore remote add origin /srv/hub.git
       gitstore remote add site-b ssh://git@site-b.example.org/srv/store.git
     """
-    from sync.remotes import add_remote
+    from gitstore_sync.remotes import add_remote
 
     info = add_remote(ctx.store().repo, name, url)
     if as_json:
@@ -55,7 +55,7 @@ def remote_list(ctx: CliContext, as_json: bool) -> None:
       gitstore remote list
       gitstore remote list --json
     """
-    from sync.remotes import list_remotes
+    from gitstore_sync.remotes import list_remotes
 
     remotes = list_remotes(ctx.store().repo)
     if as_json:
@@ -75,7 +75,7 @@ def remote_remove(ctx: CliContext, name: str) -> None:
     Example:
       gitstore remote remove site-b
     """
-    from sync.remotes import remove_remote
+    from gitstore_sync.remotes import remove_remote
 
     info = remove_remote(ctx.store().repo, name)
     click.echo(f"removed remote {info.name} ({info.url})")
@@ -96,7 +96,7 @@ def clone(ctx: CliContext, url: str, directory: str, bare: bool, no_index: bool,
       gitstore clone git://hub.example.org/support.git site-a
       gitstore clone /srv/hub.git site-b
     """
-    from sync.clone import clone as clone_store
+    from gitstore_sync.clone import clone as clone_store
 
     store, report = clone_store(url, directory, bare=bare, fsync=ctx.fsync)
     indexed = False if no_index else _refresh_index(store, create=True) is not None
@@ -138,7 +138,7 @@ def pull(ctx: CliContext, remote_name: str, as_json: bool) -> None:
       gitstore pull
       gitstore pull hub --json
     """
-    from sync.pull import pull as pull_remote
+    from gitstore_sync.pull import pull as pull_remote
 
     store = ctx.store()
     result = pull_remote(store, remote_name, actor=ctx.actor(), agent=ctx.agent)
@@ -162,7 +162,7 @@ def push(ctx: CliContext, remote_name: str, as_json: bool) -> None:
       gitstore push
       gitstore push hub --json
     """
-    from sync.push import push as push_remote
+    from gitstore_sync.push import push as push_remote
 
     result = push_remote(ctx.store(), remote_name)
     if as_json:
@@ -186,7 +186,7 @@ def sync_(ctx: CliContext, remote_name: str, attempts: int, as_json: bool) -> No
       gitstore sync
       gitstore sync hub --attempts 10 --json
     """
-    from sync.exchange import sync as sync_remote
+    from gitstore_sync.exchange import sync as sync_remote
 
     result = sync_remote(ctx.store(), remote_name, actor=ctx.actor(), agent=ctx.agent, attempts=attempts)
     if as_json:
@@ -217,7 +217,7 @@ def merge_driver(base: str, ours: str, theirs: str, path: str) -> None:
       [merge "gitstore"]
         driver = gitstore merge-driver %O %A %B %P
     """
-    from sync.driver import run_merge_driver
+    from gitstore_sync.driver import run_merge_driver
 
     result = run_merge_driver(base, ours, theirs, path)
     for value in result.lost:
@@ -247,7 +247,7 @@ def hooks_install(ctx: CliContext, force: bool, as_json: bool) -> None:
     Example:
       gitstore hooks install
     """
-    from sync.setup import configure_store
+    from gitstore_sync.setup import configure_store
 
     report = configure_store(ctx.store().repo, hooks=True, force=force)
     if as_json:
@@ -269,7 +269,7 @@ def hooks_pre_commit() -> None:
     """
     import os
 
-    from sync.hookchecks import check_staged, open_for_hook
+    from gitstore_sync.hookchecks import check_staged, open_for_hook
 
     problems = check_staged(open_for_hook(), os.environ.get("GIT_INDEX_FILE"))
     for line in problems:
@@ -287,7 +287,7 @@ def hooks_pre_receive() -> None:
     Example:
       echo "$OLD $NEW refs/heads/main" | gitstore hooks pre-receive
     """
-    from sync.hookchecks import check_receive, open_for_hook
+    from gitstore_sync.hookchecks import check_receive, open_for_hook
 
     updates = [tuple(line.split()[:3]) for line in sys.stdin.read().splitlines() if len(line.split()) >= 3]
     problems = check_receive(open_for_hook(), updates)
@@ -320,12 +320,12 @@ def _refresh_index(store, create: bool = False) -> str | None:
     also catches up by itself the next time it is opened).
     """
     from gitstore.errors import GitStoreError
-    from index.paths import index_exists
+    from gitstore_index.paths import index_exists
 
     if not create and not index_exists(store):
         return None
     try:
-        from index.store_index import SearchIndex
+        from gitstore_index.store_index import SearchIndex
 
         with SearchIndex.open(store, catch_up=False) as search_index:
             changes = search_index.catch_up()

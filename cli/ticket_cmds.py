@@ -111,7 +111,7 @@ def ticket_list(ctx: CliContext, at: str | None, with_archived: bool, status, pr
     if any(filters.values()):
         if at:
             raise click.UsageError("filters answer from the search index at HEAD; they cannot be combined with --at")
-        from index.tickets import find_tickets
+        from gitstore_index.tickets import find_tickets
 
         tickets = find_tickets(ctx.store(), archived=None if with_archived else False, report=lambda line: click.echo(line, err=True), **filters)
     else:

@@ -24,25 +24,25 @@ from importlib import import_module
 from typing import Any
 
 _EXPORTS = {
-    "SearchIndex": "index.store_index",
-    "IndexStatus": "index.store_index",
-    "TicketChange": "index.documents",
-    "search_store": "index.search:search",  # not "search": that is the submodule's name
-    "SearchResults": "index.search",
-    "Hit": "index.search",
-    "find_tickets": "index.tickets",
-    "subscribe_index": "index.subscriber",
-    "IndexSubscriber": "index.subscriber",
-    "Watcher": "index.watcher",
-    "ROLES": "index.roles",
-    "index_exists": "index.paths",
+    "SearchIndex": "gitstore_index.store_index",
+    "IndexStatus": "gitstore_index.store_index",
+    "TicketChange": "gitstore_index.documents",
+    "search_store": "gitstore_index.search:search",  # not "search": that is the submodule's name
+    "SearchResults": "gitstore_index.search",
+    "Hit": "gitstore_index.search",
+    "find_tickets": "gitstore_index.tickets",
+    "subscribe_index": "gitstore_index.subscriber",
+    "IndexSubscriber": "gitstore_index.subscriber",
+    "Watcher": "gitstore_index.watcher",
+    "ROLES": "gitstore_index.roles",
+    "index_exists": "gitstore_index.paths",
 }
 
 
 def __getattr__(name: str) -> Any:
     target = _EXPORTS.get(name)
     if target is None:
-        raise AttributeError(f"module 'index' has no attribute {name!r}")
+        raise AttributeError(f"module 'gitstore_index' has no attribute {name!r}")
     module, _, attribute = target.partition(":")
     return getattr(import_module(module), attribute or name)
 

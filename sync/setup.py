@@ -10,7 +10,7 @@
 Which ``gitstore`` runs: git runs the driver and hooks through ``sh`` with whatever
 ``PATH`` the person's shell (or a git daemon) has, where a virtualenv's ``gitstore`` is
 often absent. So the command is recorded at install time as the absolute path of the
-``gitstore`` script next to the running interpreter (``<python> -m cli.main`` if there
+``gitstore`` script next to the running interpreter (``<python> -m gitstore_cli.main`` if there
 is none); hooks fall back to ``gitstore`` on ``PATH`` when that path has gone. Run
 ``gitstore hooks install --force`` again after moving the virtualenv.
 """
@@ -54,7 +54,7 @@ def gitstore_command() -> list[str]:
     script = Path(sys.executable).parent / "gitstore"
     if script.is_file() and os.access(script, os.X_OK):
         return [str(script)]
-    return [sys.executable, "-m", "cli.main"]
+    return [sys.executable, "-m", "gitstore_cli.main"]
 
 
 def register_merge_driver(repo: pygit2.Repository) -> str:

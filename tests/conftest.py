@@ -62,7 +62,7 @@ def gs(runner, tmp_path):
 
     The store is created on first use at ``tmp_path/cli-store``.
     """
-    from cli.main import cli
+    from gitstore_cli.main import cli
 
     path = tmp_path / "cli-store"
 

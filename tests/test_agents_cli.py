@@ -250,7 +250,7 @@ def test_routing_loop_is_reported(gs, imported):
 
 
 def test_help_texts_have_examples(runner):
-    from cli.main import cli
+    from gitstore_cli.main import cli
 
     for args in (["context"], ["decision", "record"], ["decision", "confirm"], ["stage", "set"], ["turn", "start"],
                  ["turn", "complete"], ["turn", "show"], ["role", "set"], ["stage", "configure"]):

@@ -119,7 +119,7 @@ def test_stdin_must_be_utf8(gs):
 
 
 def test_non_store_directory(runner, tmp_path):
-    from cli.main import cli
+    from gitstore_cli.main import cli
 
     result = runner.invoke(cli, ["-C", str(tmp_path), "ticket", "list"])
     assert result.exit_code == 1
@@ -145,7 +145,7 @@ def test_optimistic_version_from_show(gs):
 
 
 def test_ticket_path_and_help_has_examples(gs, runner):
-    from cli.main import cli
+    from gitstore_cli.main import cli
 
     result = runner.invoke(cli, ["ticket", "path", "1001", "--json"])
     assert json.loads(result.output) == layout.ticket_paths("1001")

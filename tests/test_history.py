@@ -158,7 +158,7 @@ def test_show_at_commit_prefix_ref_and_bad_revisions(gs):
 def test_show_at_date_uses_the_update_times(store, runner):
     from datetime import datetime, timedelta, timezone
 
-    from cli.main import cli
+    from gitstore_cli.main import cli
 
     t0 = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
     store.create_ticket("7", client_name="A", company_name="B", actor="a", timestamp=t0)
@@ -379,7 +379,7 @@ def test_archived_ticket_refused_in_the_write_path(store):
 
 
 def test_bare_store_history_log_blame_gc(tmp_path, runner):
-    from cli.main import cli
+    from gitstore_cli.main import cli
 
     bare = tmp_path / "hub.git"
     r = runner.invoke(cli, ["--no-fsync", "init", "--bare", str(bare)])
@@ -439,7 +439,7 @@ def test_two_processes_building_the_log_at_once_agree(gs):
     expected = ok(gs("history", "1001", "--json")).output
     for name in ("history.sqlite", "history.sqlite-wal", "history.sqlite-shm"):
         (path / ".git" / "gitstore" / name).unlink(missing_ok=True)
-    gitstore = [sys.executable, "-c", "from cli.main import main; main()", "-C", str(path), "history", "1001", "--json"]
+    gitstore = [sys.executable, "-c", "from gitstore_cli.main import main; main()", "-C", str(path), "history", "1001", "--json"]
     procs = [subprocess.Popen(gitstore, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outputs = [p.communicate(timeout=60) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs

@@ -14,7 +14,7 @@ from gitstore.errors import MergeConflictError
 from gitstore.rules import cross_file_problems
 from gitstore.ticket import TicketFiles, new_ticket
 from gitstore.update import apply_update
-from sync.filemerge import merge_json_objects, merge_ticket_file
+from gitstore_sync.filemerge import merge_json_objects, merge_ticket_file
 
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=timezone.utc)
 

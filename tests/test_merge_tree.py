@@ -12,8 +12,8 @@ from conftest import git, requires_git
 from gitstore import Store, layout
 from gitstore.errors import MergeConflictError
 from gitstore.verify import verify_store
-from sync.clone import clone
-from sync.pull import pull
+from gitstore_sync.clone import clone
+from gitstore_sync.pull import pull
 
 pytestmark = requires_git
 

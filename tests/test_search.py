@@ -98,13 +98,13 @@ def sstore(template, tmp_path):
 def cli(path: Path, *args: str, input: str | None = None):
     from click.testing import CliRunner
 
-    from cli.main import cli as main
+    from gitstore_cli.main import cli as main
 
     return CliRunner().invoke(main, ["-C", str(path), "--no-fsync", "--actor", "tester", *args], input=input)
 
 
 def search(store, query, **options):
-    from index.search import search as run
+    from gitstore_index.search import search as run
 
     return run(store, query, **options)
 
@@ -195,7 +195,7 @@ def test_search_without_counts_returns_the_same_hits(sstore):
 
 
 def test_ticket_filter_column_scan_matches_lookups(sstore, monkeypatch):
-    import index.search as module
+    import gitstore_index.search as module
 
     low = search(sstore, "refund OR terminal", priority="LOW", limit=100)
     monkeypatch.setattr(module, "TICKET_LOOKUPS", 0)  # force the one-pass scan of the t_no column
@@ -341,7 +341,7 @@ def test_ticket_list_filters_from_index(sstore):
 
 # ---------------------------------------------------------------------------- freshness
 def test_fresh_after_cli_write_in_same_process(sstore):
-    from index.store_index import index_status
+    from gitstore_index.store_index import index_status
 
     assert cli(sstore.path, "index", "rebuild").exit_code == 0
     before = index_status(sstore)
@@ -364,7 +364,7 @@ def test_read_commands_do_not_open_the_index(sstore):
     assert cli(sstore.path, "index", "rebuild").exit_code == 0
     code = (
         "import sys\n"
-        "from cli.main import cli\n"
+        "from gitstore_cli.main import cli\n"
         "try:\n"
         f"    cli(['-C', {str(sstore.path)!r}, 'ticket', 'show', {REFUND_TICKET!r}], prog_name='gitstore')\n"
         "except SystemExit as exc:\n"
@@ -378,9 +378,9 @@ def test_read_commands_do_not_open_the_index(sstore):
 
 
 def test_in_process_subscriber_appends_and_defers_in_batch(sstore):
-    from index.store_index import SearchIndex
-    from index.subscriber import subscribe_index
-    from index.store_index import index_status
+    from gitstore_index.store_index import SearchIndex
+    from gitstore_index.subscriber import subscribe_index
+    from gitstore_index.store_index import index_status
 
     SearchIndex.open(sstore).close()
     subscriber = subscribe_index(sstore)
@@ -435,8 +435,8 @@ def test_fresh_after_fetch_and_merge_from_another_clone(sstore, tmp_path):
 
 
 def test_catch_up_after_interrupted_index_write_does_not_duplicate(sstore):
-    from index.store_index import SearchIndex
-    from index.state import read_state, write_state
+    from gitstore_index.store_index import SearchIndex
+    from gitstore_index.state import read_state, write_state
 
     index = SearchIndex.open(sstore)
     index.close()
@@ -496,7 +496,7 @@ def test_missing_segment_files_are_rebuilt_on_search(sstore):
 
 
 def test_schema_version_change_rebuilds(sstore):
-    from index.state import read_state, write_state
+    from gitstore_index.state import read_state, write_state
 
     assert cli(sstore.path, "index", "rebuild").exit_code == 0
     folder = sstore.path / ".git" / "gitstore" / "index"
@@ -520,9 +520,9 @@ def test_index_lock_timeout_does_not_fail_a_write(sstore, tmp_path):
     try:
         assert holder.stdout.readline().strip() == "held"
         from gitstore import Store
-        from index.subscriber import subscribe_index
+        from gitstore_index.subscriber import subscribe_index
         from gitstore.errors import LockTimeout
-        from index.store_index import SearchIndex
+        from gitstore_index.store_index import SearchIndex
 
         store = Store.open(sstore.path, fsync=False)
         notes = []
@@ -542,7 +542,7 @@ def test_index_lock_timeout_does_not_fail_a_write(sstore, tmp_path):
 # ---------------------------------------------------------------------------- hygiene
 def test_whoosh_warnings_never_reach_users(tmp_path):
     """Fresh bytecode compilation of Whoosh under -W error: no SyntaxWarning/DeprecationWarning."""
-    code = "import index.search, index.watcher, index.store_index; print('ok')"
+    code = "import gitstore_index.search, gitstore_index.watcher, gitstore_index.store_index; print('ok')"
     proc = subprocess.run(
         [sys.executable, "-X", f"pycache_prefix={tmp_path / 'pyc'}", "-W", "error::SyntaxWarning",
          "-W", "error::DeprecationWarning", "-c", code],
@@ -557,13 +557,13 @@ def test_package_exports_are_what_they_say_after_every_submodule_is_imported():
     import importlib
     import types
 
-    import index
+    import gitstore_index
 
     for name in ("search", "store_index", "documents", "tickets", "subscriber", "watcher", "roles", "paths", "fastpath"):
-        importlib.import_module(f"index.{name}")
-    for name in index.__all__:
-        assert not isinstance(getattr(index, name), types.ModuleType), name
-    assert callable(index.search_store) and index.search_store.__module__ == "index.search"
+        importlib.import_module(f"gitstore_index.{name}")
+    for name in gitstore_index.__all__:
+        assert not isinstance(getattr(gitstore_index, name), types.ModuleType), name
+    assert callable(gitstore_index.search_store) and gitstore_index.search_store.__module__ == "gitstore_index.search"
 
 
 # ---------------------------------------------------------------------------- full data set

@@ -36,7 +36,7 @@ def _vocabulary(searcher) -> list[str]:
 
 
 def _whoosh(searcher, terms, limit, mask=None, allowed=None):
-    from index.fastpath import make_query
+    from gitstore_index.fastpath import make_query
 
     query = make_query("content", terms)
     results = searcher.search(query, limit=limit, mask=mask or None, filter=allowed)
@@ -49,7 +49,7 @@ def _whoosh(searcher, terms, limit, mask=None, allowed=None):
 
 
 def _fast(searcher, terms, limit, mask=None, allowed=None):
-    from index import fastpath
+    from gitstore_index import fastpath
 
     return fastpath.top(fastpath.match(searcher, "content", terms), limit, allowed, mask)
 
@@ -85,14 +85,14 @@ def _compare_random_queries(searcher, seed, mask=None, allowed=None):
 
 def _open(path):
     from gitstore import Store
-    from index.store_index import SearchIndex
+    from gitstore_index.store_index import SearchIndex
 
     store = Store.open(path, fsync=False)
     return store, SearchIndex.open(store)
 
 
 def test_plain_queries_rank_as_whoosh_on_one_segment(built, tmp_path):
-    from index.search import _hidden_docs
+    from gitstore_index.search import _hidden_docs
 
     shutil.copytree(built, tmp_path / "s", symlinks=True)
     _store, index = _open(tmp_path / "s")
@@ -107,11 +107,11 @@ def test_plain_queries_rank_as_whoosh_on_one_segment(built, tmp_path):
 
 
 def test_plain_queries_rank_as_whoosh_with_segments_and_deletions(built, tmp_path):
-    from index.search import _hidden_docs
+    from gitstore_index.search import _hidden_docs
 
     shutil.copytree(built, tmp_path / "s", symlinks=True)
     store, index = _open(tmp_path / "s")
-    from index.subscriber import subscribe_index
+    from gitstore_index.subscriber import subscribe_index
 
     subscriber = subscribe_index(store)
     tickets = store.list_tickets()
@@ -135,8 +135,8 @@ def test_plain_queries_rank_as_whoosh_with_segments_and_deletions(built, tmp_pat
 
 
 def test_only_plain_word_queries_take_the_fast_path():
-    from index.fastpath import plain_terms
-    from index.schema import make_schema
+    from gitstore_index.fastpath import plain_terms
+    from gitstore_index.schema import make_schema
 
     schema = make_schema()
     assert plain_terms("Printers refunds", schema) == ["printer", "refund"]
@@ -148,8 +148,8 @@ def test_only_plain_word_queries_take_the_fast_path():
 
 
 def test_snippet_marks_the_words_the_analyser_matches():
-    from index.fastpath import snippet
-    from index.schema import make_schema
+    from gitstore_index.fastpath import snippet
+    from gitstore_index.schema import make_schema
 
     analyzer = make_schema()["content"].analyzer
     text = "My printers stopped printing. The PRINTER shows error 42 after the update; refund please."
@@ -166,7 +166,7 @@ def test_snippet_marks_the_words_the_analyser_matches():
 def test_plain_query_on_an_empty_store_finds_nothing(tmp_path):
     """No documents: Whoosh has no idf for any term; the plain path must not compute one."""
     from gitstore import Store
-    from index import search_store
+    from gitstore_index import search_store
 
     store = Store.init(tmp_path / "empty", fsync=False)
     results = search_store(store, "printer refund", role="customer_facing")

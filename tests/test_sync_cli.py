@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli.main import cli
+from gitstore_cli.main import cli
 from gitstore import Store, layout
 from gitstore.verify import verify_store
 from conftest import git, requires_git
@@ -148,7 +148,7 @@ def test_sync_pulls_then_pushes_and_retries_when_the_remote_moved(sites, monkeyp
     assert sites.at(a, "ticket", "create", "1001", "--client", "Ana", "--company", "Acme").exit_code == 0
     assert sites.at(a, "sync").exit_code == 0
     assert sites.at(b, "sync").exit_code == 0
-    import sync.exchange as exchange
+    import gitstore_sync.exchange as exchange
 
     real_pull = exchange.pull
     calls = []
@@ -306,7 +306,7 @@ def test_hooks_install_keeps_foreign_hooks_unless_forced(sites):
 
 
 def test_git_credential_fill_uses_git_credential_helpers(tmp_path, isolated_git_env):
-    from sync.transport import git_credential_fill
+    from gitstore_sync.transport import git_credential_fill
 
     helper = tmp_path / "helper.sh"
     helper.write_text("#!/bin/sh\n[ \"$1\" = get ] && echo username=agent && echo password=s3cret\nexit 0\n")
@@ -318,9 +318,9 @@ def test_git_credential_fill_uses_git_credential_helpers(tmp_path, isolated_git_
 
 
 def test_post_merge_hook_brings_the_search_index_up_to_date(sites):
-    from index.paths import index_dir
-    from index.state import read_state
-    from index.store_index import SearchIndex
+    from gitstore_index.paths import index_dir
+    from gitstore_index.state import read_state
+    from gitstore_index.store_index import SearchIndex
 
     a, b = sites.clone("a"), sites.clone("b")
     assert sites.at(a, "ticket", "create", "1001", "--client", "Ana", "--company", "Acme").exit_code == 0
@@ -365,14 +365,14 @@ def test_refresh_index_without_an_index_does_nothing(sites):
     ],
 )
 def test_supported_remote_urls(url, transport):
-    from sync.remotes import transport_of
+    from gitstore_sync.remotes import transport_of
 
     assert transport_of(url) == transport
 
 
 def test_unsupported_remote_urls_are_refused():
     from gitstore.errors import RemoteError
-    from sync.remotes import transport_of
+    from gitstore_sync.remotes import transport_of
 
     for url in ("ftp://hub.example.org/x", "", "bad\nurl"):
         with pytest.raises(RemoteError):

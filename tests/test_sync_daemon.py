@@ -21,13 +21,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli.main import cli
+from gitstore_cli.main import cli
 from conftest import git, requires_git
 from gitstore import Store, layout
 from gitstore.errors import PushRejected, RemoteError
 from gitstore.verify import verify_store
-from sync.exchange import sync
-from sync.push import push
+from gitstore_sync.exchange import sync
+from gitstore_sync.push import push
 
 pytestmark = requires_git
 

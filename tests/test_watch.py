@@ -46,7 +46,7 @@ def make_store(path: Path, bare: bool = False):
 
 @contextmanager
 def running(store, **options):
-    from index.watcher import Watcher
+    from gitstore_index.watcher import Watcher
 
     changes, logs = [], []
     watcher = Watcher(store, on_change=changes.append, on_log=logs.append, debounce=0.05, **options)
@@ -72,13 +72,13 @@ def hand_add_message(store, t_no: str, message_id: str, text: str) -> None:
 
 
 def search(store, query, **options):
-    from index.search import search as run
+    from gitstore_index.search import search as run
 
     return run(store, query, **options)
 
 
 def up_to_date(store) -> bool:
-    from index.store_index import index_status
+    from gitstore_index.store_index import index_status
 
     return index_status(store).up_to_date
 
@@ -149,7 +149,7 @@ def test_bare_store_is_watched_through_its_ref(tmp_path):
 
 def test_events_are_debounced_per_ticket_and_git_internals_ignored(tmp_path):
     from gitstore import layout
-    from index.watcher import REF_KEY, Watcher
+    from gitstore_index.watcher import REF_KEY, Watcher
 
     store = make_store(tmp_path / "s")
     watcher = Watcher(store, debounce=0.2, max_wait=5.0)
@@ -206,7 +206,7 @@ class Lines:
 
 def start_watch(path: Path):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "-C", str(path), "--no-fsync", "watch", "--json", "--debounce", "0.05", "--duration", "60"],
+        [sys.executable, "-m", "gitstore_cli.main", "-C", str(path), "--no-fsync", "watch", "--json", "--debounce", "0.05", "--duration", "60"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     out, err = Lines(proc.stdout), Lines(proc.stderr)
@@ -255,8 +255,8 @@ def test_cli_watch_json_lines_and_a_killed_watcher_restarted(tmp_path):
 def test_watcher_and_subscribed_writer_never_duplicate_or_lose_documents(tmp_path):
     """Two index writers (the CLI watcher process and a writing process) take turns."""
     from gitstore import Store
-    from index.store_index import SearchIndex, index_status
-    from index.subscriber import subscribe_index
+    from gitstore_index.store_index import SearchIndex, index_status
+    from gitstore_index.subscriber import subscribe_index
 
     store = make_store(tmp_path / "s")
     SearchIndex.open(store).close()
