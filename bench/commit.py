@@ -30,7 +30,8 @@ from pathlib import Path
 
 from common import emit, fast_store, git, objects_bytes, percentile
 
-from gitstore import Store, layout
+from gitstore import Store
+from gitstore.tickets import layout
 
 
 def gitstore_run(path: Path, n_tickets: int, updates: int, fsync: bool, seed: int) -> dict:

@@ -15,10 +15,11 @@ sys.path.insert(0, str(ROOT))
 
 import pygit2  # noqa: E402
 
-from gitstore import Store, layout  # noqa: E402
+from gitstore import Store
+from gitstore.tickets import layout  # noqa: E402
 from gitstore.store import BRANCH  # noqa: E402
-from gitstore.ticket import new_ticket  # noqa: E402
-from gitstore.treewrite import write_tree  # noqa: E402
+from gitstore.tickets.files import new_ticket  # noqa: E402
+from gitstore.objects.trees import write_tree  # noqa: E402
 
 BASE_TIME = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

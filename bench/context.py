@@ -2,7 +2,7 @@
 4,000-token budget, against the naive approach, measured in the same run (issue 7).
 
 Naive baseline: read the ticket's files (``Store.read``, validated models), merge the
-unified timeline (``gitstore.context.unified_timeline``) and serialise every message in
+unified timeline (``gitstore.tickets.complete.unified_timeline``) and serialise every message in
 API format as JSON — what a caller does without ``build_context``.
 
 Cases (one JSON line each): each strategy with a warm timeline cache (the same ticket
@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from gitstore import Store  # noqa: E402
 from gitstore.agents import build_context  # noqa: E402
 from gitstore.agents.timeline import clear_cache  # noqa: E402
-from gitstore.context import unified_timeline  # noqa: E402
+from gitstore.tickets.complete import unified_timeline  # noqa: E402
 
 
 def make_ticket(store: Store, t_no: str, count: int) -> None:
@@ -95,7 +95,7 @@ def main() -> None:
                 store, "B1", "classifier", max_tokens=args.budget, strategy=s)))
         def floor():
             """Inflate and parse the E and I blobs only: what any cold build must pay."""
-            from gitstore import layout
+            from gitstore.tickets import layout
 
             tree = store.head().tree
             for kind in ("E", "I"):

@@ -42,8 +42,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gitstore import Store, layout  # noqa: E402
-from gitstore.revisions import commit_at  # noqa: E402
+from gitstore import Store
+from gitstore.tickets import layout  # noqa: E402
+from gitstore.objects.revisions import commit_at  # noqa: E402
 
 BASE_TIME = datetime(2026, 1, 1, tzinfo=timezone.utc)
 STEP = timedelta(seconds=30)
@@ -169,8 +170,8 @@ def peak_rss_mb(args: list[str]) -> float:
 
 
 def measure(path: Path, tickets: int, seed: int = 5) -> None:
-    from gitstore.audit import audit_log
-    from gitstore.history import for_store, ticket_history
+    from gitstore.history.audit import audit_log
+    from gitstore.history.log import for_store, ticket_history
 
     rng = random.Random(seed)
     store = Store.open(path, fsync=False)
@@ -215,7 +216,7 @@ def measure(path: Path, tickets: int, seed: int = 5) -> None:
         ours.append(timed(lambda: store.context(t_no, at=date)))
 
         def old_way():
-            from gitstore.revisions import parse_date
+            from gitstore.objects.revisions import parse_date
 
             commit = commit_at(store.head(), parse_date(date), date)
             store.read(t_no, at=commit)

@@ -7,8 +7,8 @@ import json
 
 import click
 
-from .context import CliContext, pass_cli
-from .output import print_commit, print_json
+from gitstore_cli.session import CliContext, pass_cli
+from gitstore_cli.output import print_commit, print_json
 
 
 def _json_object(text: str, what: str) -> dict:

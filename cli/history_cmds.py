@@ -7,8 +7,8 @@ import json
 
 import click
 
-from .context import CliContext, pass_cli
-from .output import print_commit, print_json, to_jsonable
+from gitstore_cli.session import CliContext, pass_cli
+from gitstore_cli.output import print_commit, print_json, to_jsonable
 
 
 def _short_time(value) -> str:
@@ -33,7 +33,7 @@ def history(ctx: CliContext, t_no: str, limit: int | None, as_json: bool) -> Non
       gitstore history 1001
       gitstore history TW-1234 --limit 5 --json
     """
-    from gitstore.history import ticket_history
+    from gitstore.history.log import ticket_history
 
     entries = ticket_history(ctx.store(), t_no, limit)
     if as_json:
@@ -77,7 +77,7 @@ def diff(ctx: CliContext, t_no: str, rev_a: str | None, rev_b: str | None, as_js
       gitstore diff 1001 HEAD~5
       gitstore diff TW-1234 2020-03-29T10:00Z 2020-03-30 --json
     """
-    from gitstore.semdiff import ticket_diff
+    from gitstore.history.diff import ticket_diff
 
     result = ticket_diff(ctx.store(), t_no, rev_a, rev_b)
     if as_json:
@@ -112,7 +112,7 @@ def rollback(ctx: CliContext, t_no: str, to: str, reason: str | None, as_json: b
       gitstore rollback 1001 --to 3f2a9c1 --reason "agent misclassified the ticket"
       gitstore rollback 1001 --to "2 hours ago"
     """
-    from gitstore.rollback import rollback as do_rollback
+    from gitstore.history.rollback import rollback as do_rollback
 
     result = do_rollback(ctx.store(), t_no, to, actor=ctx.actor(), agent=ctx.agent, reason=reason)
     print_commit(result, as_json)
@@ -137,7 +137,7 @@ def log(ctx: CliContext, ticket: str | None, actor: str | None, agent: str | Non
       gitstore log --ticket 1001 --actor alice --json
       gitstore log --agent classifier --since 2026-11-01 --until 2026-11-02
     """
-    from gitstore.audit import audit_log
+    from gitstore.history.audit import audit_log
 
     for entry in audit_log(ctx.store(), ticket=ticket, actor=actor, agent=agent, since=since, until=until):
         if as_json:
@@ -165,7 +165,7 @@ def blame(ctx: CliContext, t_no: str, kind: str | None, as_json: bool) -> None:
       gitstore blame 1001 --external
       gitstore blame 1001 --workflow --json
     """
-    from gitstore.blame import blame as do_blame
+    from gitstore.history.blame import blame as do_blame
 
     if kind is None:
         raise click.UsageError("choose --external, --internal or --workflow")
@@ -197,7 +197,7 @@ def archive(ctx: CliContext, t_no: str, reason: str | None, as_json: bool) -> No
       gitstore archive 1001 --reason "resolved, no activity for 90 days"
       gitstore ticket list --archived
     """
-    from gitstore.archive import archive as do_archive
+    from gitstore.tickets.archive import archive as do_archive
 
     print_commit(do_archive(ctx.store(), t_no, actor=ctx.actor(), agent=ctx.agent, reason=reason), as_json)
 
@@ -214,7 +214,7 @@ def unarchive(ctx: CliContext, t_no: str, reason: str | None, as_json: bool) -> 
     Example:
       gitstore unarchive 1001
     """
-    from gitstore.archive import unarchive as do_unarchive
+    from gitstore.tickets.archive import unarchive as do_unarchive
 
     print_commit(do_unarchive(ctx.store(), t_no, actor=ctx.actor(), agent=ctx.agent, reason=reason), as_json)
 

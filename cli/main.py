@@ -10,7 +10,7 @@ import importlib
 
 import click
 
-from .context import CliContext
+from gitstore_cli.session import CliContext
 
 # (module, attribute) of each top-level command, imported when the group is built.
 COMMANDS = [

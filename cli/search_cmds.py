@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from .context import CliContext, pass_cli
-from .output import print_json
+from gitstore_cli.session import CliContext, pass_cli
+from gitstore_cli.output import print_json
 
 
 def _notice(line: str) -> None:

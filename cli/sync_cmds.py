@@ -6,8 +6,8 @@ import sys
 
 import click
 
-from .context import CliContext, pass_cli
-from .output import print_json
+from gitstore_cli.session import CliContext, pass_cli
+from gitstore_cli.output import print_json
 
 
 @click.group()

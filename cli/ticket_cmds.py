@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from .context import CliContext, pass_cli
-from .output import print_commit, print_json
+from gitstore_cli.session import CliContext, pass_cli
+from gitstore_cli.output import print_commit, print_json
 
 
 @click.group()
@@ -133,7 +133,7 @@ def ticket_path(t_no: str, as_json: bool) -> None:
     Example:
       gitstore ticket path 1001
     """
-    from gitstore import layout
+    from gitstore.tickets import layout
 
     paths = layout.ticket_paths(t_no)
     if as_json:

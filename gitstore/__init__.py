@@ -11,7 +11,7 @@ Example:
     ...                     actor="alice")                       # doctest: +SKIP
 """
 
-from .errors import (
+from gitstore.errors import (
     ConflictError,
     GitStoreError,
     ImportFormatError,
@@ -25,8 +25,8 @@ from .errors import (
     TicketNotFound,
     ValidationError,
 )
-from .store import CommitEvent, CommitResult, Store
-from .ticket import TicketFiles
+from gitstore.store import CommitEvent, CommitResult, Store
+from gitstore.tickets.files import TicketFiles
 
 __version__ = "0.1.0"
 

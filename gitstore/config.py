@@ -14,7 +14,7 @@ import copy
 import json
 from typing import Any
 
-from .errors import ValidationError
+from gitstore.errors import ValidationError
 
 CONFIG_PATH = ".gitstore/config.json"
 
@@ -60,8 +60,8 @@ def write_section(store, name: str, value: dict[str, Any], *, actor: str, summar
     Raises:
         ValidationError: ``value`` is not a JSON-serialisable object.
     """
-    from .store import _signature, commit_message
-    from .timeutil import utc_now
+    from gitstore.store import _signature, commit_message
+    from gitstore.timeutil import utc_now
 
     if not isinstance(value, dict):
         raise ValidationError(f"configuration section {name!r} must be an object")

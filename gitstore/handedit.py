@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pygit2
 
-from . import layout
-from .errors import GitStoreError
-from .ticket import TicketFiles
+from gitstore.tickets import layout
+from gitstore.errors import GitStoreError
+from gitstore.tickets.files import TicketFiles
 
 
 @dataclass
@@ -59,7 +59,7 @@ def commit_hand_edits(store, *, actor: str, agent: str | None = None, summary: s
     Raises:
         NotAStoreError: a bare store has no working tree to commit from.
     """
-    from .errors import NotAStoreError
+    from gitstore.errors import NotAStoreError
 
     if store.repo.is_bare:
         raise NotAStoreError("a bare store has no working tree: there are no hand edits to commit")

@@ -17,9 +17,9 @@ import subprocess
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import GitStoreError, LockTimeout
-from .history import for_store
-from .lock import WriterLock
+from gitstore.errors import GitStoreError, LockTimeout
+from gitstore.history.log import for_store
+from gitstore.objects.lock import WriterLock
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,8 @@ from typing import Any, Callable, Iterator
 
 import pygit2
 
-from . import layout
-from .errors import (
+from gitstore.tickets import layout
+from gitstore.errors import (
     ConflictError,
     GitStoreError,
     NotAStoreError,
@@ -41,16 +41,16 @@ from .errors import (
     TicketNotFound,
     ValidationError,
 )
-from .archive import check_writable
-from .lock import WriterLock
-from .packwrite import ObjectWriter
-from .revisions import resolve_commit
-from .rules import cross_file_problems
-from .ticket import STAMP_FIELDS, TicketFiles, new_ticket
-from .timeutil import to_utc, utc_now
-from .treewrite import blob_at, write_tree
-from .update import apply_update
-from .worktree import WorktreeSync
+from gitstore.tickets.archive import check_writable
+from gitstore.objects.lock import WriterLock
+from gitstore.objects.packs import ObjectWriter
+from gitstore.objects.revisions import resolve_commit
+from gitstore.tickets.rules import cross_file_problems
+from gitstore.tickets.files import STAMP_FIELDS, TicketFiles, new_ticket
+from gitstore.timeutil import to_utc, utc_now
+from gitstore.objects.trees import blob_at, write_tree
+from gitstore.tickets.update import apply_update
+from gitstore.objects.worktree import WorktreeSync
 
 BRANCH = "refs/heads/main"
 GITATTRIBUTES = b"# gitstore: ticket files are UTF-8 JSON with LF line ends\nTickets/**/*.json text eol=lf merge=gitstore\n"
@@ -241,7 +241,7 @@ class Store:
         """
         if rev is None or rev == "HEAD":
             return self.head()
-        from .history import for_store
+        from gitstore.history.log import for_store
 
         index = for_store(self)
         if t_no is not None:
@@ -287,12 +287,12 @@ class Store:
     def context(self, t_no: str, at: str | None = None) -> dict[str, Any]:
         """Return the complete context of a ticket (seed 000 §3.3.1) at HEAD or ``at``.
 
-        See ``gitstore.context.complete_context`` for the keys.
+        See ``gitstore.tickets.complete.complete_context`` for the keys.
 
         Raises:
             TicketNotFound, RevisionNotFound, ValidationError, InvalidTicketNumber.
         """
-        from .context import complete_context
+        from gitstore.tickets.complete import complete_context
 
         commit = self.resolve(at, t_no=t_no)
         files = self.read(t_no, at=commit)
@@ -300,7 +300,7 @@ class Store:
 
     def config(self, name: str, defaults: dict[str, Any] | None = None) -> dict[str, Any]:
         """Return a section of the committed store configuration (``gitstore.config``)."""
-        from .config import section
+        from gitstore.config import section
 
         return section(self, name, defaults)
 
@@ -315,7 +315,7 @@ class Store:
 
         Walks only the ``Tickets/tickets`` subtree of the revision. ``archived``:
         None lists all, False leaves archived tickets out, True lists only them
-        (issue 3, ``gitstore.archive``).
+        (issue 3, ``gitstore.tickets.archive``).
         """
         tree = self.resolve(at).tree
         try:
@@ -334,7 +334,7 @@ class Store:
                     if parsed and parsed[0] == "T":
                         found.append(parsed[1])
         if archived is not None:
-            from .archive import filter_archived
+            from gitstore.tickets.archive import filter_archived
 
             found = filter_archived(self.repo, tree, found, archived)
         return sorted(found)
@@ -351,7 +351,7 @@ class Store:
             TicketNotFound: no such ticket at ``at``.
         """
         commit = at if isinstance(at, pygit2.Commit) else self.resolve(at)
-        from .history import indexed_version
+        from gitstore.history.log import indexed_version
 
         found = indexed_version(self, t_no, commit)
         if found is not None:
@@ -451,7 +451,7 @@ class Store:
             if current is not None:
                 raise TicketExists(f"ticket {t_no} already exists")
             if update_data:  # the same issue-7 rules as Store.update (roles, stages, agents)
-                from .agents.roles import enforce_update_rules
+                from gitstore.agents.roles import enforce_update_rules
 
                 enforce_update_rules(self, update_data, actor=actor, agent=agent)
             applied = apply_update(files, update_data, when) if update_data else None
@@ -484,7 +484,7 @@ class Store:
 
         Args:
             t_no: the ticket.
-            update_data: ``{"E": {...}, "I": {...}, "T": {...}}`` (see ``gitstore.update``).
+            update_data: ``{"E": {...}, "I": {...}, "T": {...}}`` (see ``gitstore.tickets.update``).
             actor: who writes; ``agent``: the automated agent's name, if any.
             expected_version: the ticket version the caller read (a commit id); if the
                 ticket changed since, ConflictError is raised and nothing is written.
@@ -497,7 +497,7 @@ class Store:
         when = to_utc(timestamp) if timestamp else utc_now()
 
         def mutate(current: TicketFiles):
-            from .agents.roles import enforce_update_rules  # issue 7: roles, stages, agents
+            from gitstore.agents.roles import enforce_update_rules  # issue 7: roles, stages, agents
 
             enforce_update_rules(self, update_data, actor=actor, agent=agent)
             applied = apply_update(current, update_data, when)
@@ -577,7 +577,7 @@ class Store:
         in ``phase_transitions`` (issue 7, ``gitstore.agents.workflow.set_stage``).
         """
         if "workflow_stage" in fields:
-            from .agents.workflow import set_stage
+            from gitstore.agents.workflow import set_stage
 
             rest = {k: v for k, v in fields.items() if k != "workflow_stage"}
             return set_stage(

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pygit2
 
-from . import layout
-from .errors import GitStoreError
-from .rules import cross_file_problems
-from .ticket import TicketFiles
-from .timeutil import utc_now
+from gitstore.tickets import layout
+from gitstore.errors import GitStoreError
+from gitstore.tickets.rules import cross_file_problems
+from gitstore.tickets.files import TicketFiles
+from gitstore.timeutil import utc_now
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from .schema import KIND_NAMES, POSITIONS_FIELD
+from gitstore_index.schema import KIND_NAMES, POSITIONS_FIELD
 
 
 def naive_utc(value: datetime) -> datetime:

@@ -31,7 +31,7 @@ from array import array
 from itertools import accumulate
 from typing import Iterable
 
-from .compat import whoosh  # noqa: F401  (quiet import before any whoosh submodule)
+from gitstore_index.compat import whoosh  # noqa: F401  (quiet import before any whoosh submodule)
 
 _WORDS = re.compile(r"\w+(?:\s+\w+)*")
 _OPERATORS = frozenset({"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE", "TO"})

@@ -17,9 +17,9 @@ from typing import Any
 
 from gitstore.errors import InvalidQuery
 
-from .compat import whoosh
-from .documents import naive_utc
-from .schema import FIELD_ALIASES, LOWERCASE_FIELDS, POSITIONS_FIELD
+from gitstore_index.compat import whoosh
+from gitstore_index.documents import naive_utc
+from gitstore_index.schema import FIELD_ALIASES, LOWERCASE_FIELDS, POSITIONS_FIELD
 
 BINARY_OPERATORS = ("AND", "OR", "ANDNOT", "ANDMAYBE")
 _FIELD_RE = re.compile(r"(?:^|(?<=[\s(]))([A-Za-z_][A-Za-z0-9_]*):")
@@ -152,7 +152,7 @@ def parse_when(text: str | datetime | None, what: str) -> datetime | None:
     """
     if text is None or isinstance(text, datetime):
         return text
-    from gitstore.revisions import parse_date
+    from gitstore.objects.revisions import parse_date
 
     value = parse_date(text)
     if value is None:

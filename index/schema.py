@@ -14,7 +14,7 @@ recorded with another version is rebuilt on open (ARCHITECTURE.md "Search").
 
 from __future__ import annotations
 
-from .compat import whoosh
+from gitstore_index.compat import whoosh
 
 SCHEMA_VERSION = 2
 """Version of the index layout written by this code (recorded in ``state.json``).

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from . import fastpath
-from .fastpath import make_query, plain_terms
-from .query import parse_query, parse_when, term, time_range
-from .roles import check_role, default_role, hidden_kinds
-from .schema import POSITIONS_FIELD
+from gitstore_index import fastpath
+from gitstore_index.fastpath import make_query, plain_terms
+from gitstore_index.query import parse_query, parse_when, term, time_range
+from gitstore_index.roles import check_role, default_role, hidden_kinds
+from gitstore_index.schema import POSITIONS_FIELD
 
 SNIPPET_CHARS = 200
 """Longest snippet fragment, in characters."""
@@ -281,7 +281,7 @@ _SCHEMA = None
 def _schema():
     global _SCHEMA
     if _SCHEMA is None:
-        from .schema import make_schema
+        from gitstore_index.schema import make_schema
 
         _SCHEMA = make_schema()
     return _SCHEMA
@@ -411,7 +411,7 @@ def search(store, query: str, **options: Any) -> SearchResults:
     Raises:
         InvalidQuery, LockTimeout: see ``prepare`` and ``execute``.
     """
-    from .store_index import SearchIndex
+    from gitstore_index.store_index import SearchIndex
 
     report = options.pop("report", None)
     lock_timeout = options.pop("lock_timeout", 30.0)

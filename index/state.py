@@ -16,7 +16,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .paths import STATE_FILE
+from gitstore_index.paths import STATE_FILE
 
 
 class StateUnreadable(Exception):

@@ -2,7 +2,7 @@
 
 The index is derived data (ARCHITECTURE.md "Search"): it records the commit it
 reflects (``state.json``) and, whenever it is opened or asked to search, catches up
-from that commit to HEAD by a tree diff (``gitstore.changes.changed_tickets``), so a
+from that commit to HEAD by a tree diff (``gitstore.history.changes.changed_tickets``), so a
 pull, a plain ``git commit`` or a crash can never leave search silently stale. An
 index built with another schema version, or one that cannot be read (a corrupted
 folder), is rebuilt from HEAD with a notice saying so. Writers hold ``IndexLock``.
@@ -18,15 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from gitstore.changes import changed_tickets, commit_or_none
+from gitstore.history.changes import changed_tickets, commit_or_none
 from gitstore.errors import RevisionNotFound, TicketNotFound, ValidationError
 
-from .compat import whoosh
-from .documents import TicketChange, plan_change, ticket_documents
-from .lock import IndexLock
-from .paths import index_dir, lock_path
-from .schema import KIND_NAMES, SCHEMA_VERSION, make_schema
-from .state import IndexState, StateUnreadable, read_state, write_state
+from gitstore_index.compat import whoosh
+from gitstore_index.documents import TicketChange, plan_change, ticket_documents
+from gitstore_index.lock import IndexLock
+from gitstore_index.paths import index_dir, lock_path
+from gitstore_index.schema import KIND_NAMES, SCHEMA_VERSION, make_schema
+from gitstore_index.state import IndexState, StateUnreadable, read_state, write_state
 
 log = logging.getLogger("gitstore.index")
 log.addHandler(logging.NullHandler())
@@ -459,7 +459,7 @@ class SearchIndex:
 
     def search(self, query: str, **options: Any):
         """Search this index: ``index.search.run_search(self, query, **options)``."""
-        from .search import run_search
+        from gitstore_index.search import run_search
 
         return run_search(self, query, **options)
 

@@ -47,7 +47,7 @@ class IndexSubscriber:
     def index(self):
         """The ``SearchIndex``, opened on first use."""
         if self._index is None:
-            from .store_index import SearchIndex
+            from gitstore_index.store_index import SearchIndex
 
             self._index = SearchIndex.open(self.store, catch_up=False, lock_timeout=self.lock_timeout, report=self.report)
         return self._index

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .query import parse_when, term, time_range
+from gitstore_index.query import parse_when, term, time_range
 
 
 def find_ticket_numbers(
@@ -68,7 +68,7 @@ def find_tickets(store, **filters) -> list[str]:
     See ``find_ticket_numbers`` for the filters; ``report`` (a callable) receives
     notices such as "building the search index".
     """
-    from .store_index import SearchIndex
+    from gitstore_index.store_index import SearchIndex
 
     report = filters.pop("report", None)
     with SearchIndex.open(store, catch_up=False, report=report) as index:  # ensure_fresh catches up

@@ -27,9 +27,9 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from gitstore import layout
+from gitstore.tickets import layout
 
-from .documents import TicketChange
+from gitstore_index.documents import TicketChange
 
 REF_KEY = "@ref"
 TREE_KEY = "@tree"
@@ -86,7 +86,7 @@ class Watcher:
         """Open (and catch up) the index, then start the observer thread."""
         from watchdog.observers import Observer
 
-        from .store_index import SearchIndex
+        from gitstore_index.store_index import SearchIndex
 
         self.index = SearchIndex.open(self.store, lock_timeout=self.lock_timeout, report=self.on_log)
         self.seen = str(self.store.head().id)

@@ -10,10 +10,10 @@ import pygit2
 from gitstore.errors import RemoteError, StoreExistsError
 from gitstore.store import Store
 
-from .pull import looks_like_store
-from .remotes import normalise_url, transport_of
-from .setup import SetupReport, configure_store
-from .transport import SyncCallbacks
+from gitstore_sync.pull import looks_like_store
+from gitstore_sync.remotes import normalise_url, transport_of
+from gitstore_sync.setup import SetupReport, configure_store
+from gitstore_sync.transport import SyncCallbacks
 
 
 def clone(url: str, path: str | Path, *, bare: bool = False, fsync: bool = True) -> tuple[Store, SetupReport]:

@@ -12,10 +12,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from gitstore import layout
+from gitstore.tickets import layout
 from gitstore.errors import MergeConflictError
 
-from .filemerge import FileMerge, merge_json_objects, merge_ticket_file
+from gitstore_sync.filemerge import FileMerge, merge_json_objects, merge_ticket_file
 from gitstore.config import CONFIG_PATH
 
 

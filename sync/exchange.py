@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from gitstore.errors import PushRejected, RefMovedError
 from gitstore.store import Store
 
-from .pull import PullResult, pull
-from .push import PushResult, push
+from gitstore_sync.pull import PullResult, pull
+from gitstore_sync.push import PushResult, push
 
 DEFAULT_ATTEMPTS = 5
 

@@ -19,9 +19,9 @@ Rules, in order:
 5. The sync stamp (E/I ``last_updated``, T ``last_synchronized``) becomes the later of
    the two sides' stamps. Each side writes one shared timestamp on all three files of a
    ticket (seed 000 §3.2.1), so merging E, I and T separately keeps the rule of
-   ``gitstore.rules`` that the three stamps are equal.
+   ``gitstore.tickets.rules`` that the three stamps are equal.
 6. The result is validated against the schema (seed 000 §3.1) and written in canonical
-   form (``gitstore.layout.dumps``).
+   form (``gitstore.tickets.layout.dumps``).
 
 Every rule is symmetric in the two sides, so ``merge(base, a, b)`` and
 ``merge(base, b, a)`` give the same bytes; ``merge(x, x, x)`` is ``x``.
@@ -33,7 +33,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitstore import layout
+from gitstore.tickets import layout
 from gitstore.config import dumps_config
 from gitstore.errors import GitStoreError, MergeConflictError
 from gitstore.timeutil import parse_utc
@@ -46,7 +46,7 @@ KEYED_LISTS = {
     "I": {"messages": "message_id", "progress_updates": "update_id"},
     "T": {"agent_decisions": "decision_id", "orchestrator_turns": "turn_id"},
 }
-"""Lists unioned by id, per file kind (seed 000 §3.1; ids added by gitstore.models).
+"""Lists unioned by id, per file kind (seed 000 §3.1; ids added by gitstore.tickets.models).
 Other lists whose items all carry a ``timestamp`` (``phase_transitions``, a turn's
 ``completions``) are append-only logs: unioned by their whole content."""
 

@@ -1,8 +1,8 @@
 """What the git hooks check (``hooks/pre-commit``, ``hooks/pre-receive``).
 
 Both validate only the tickets a commit or push changes: each such ticket's three
-files must be in their folder (``gitstore.layout``), parse against the schemas (seed 000
-§3.1) and pass the cross-file rules (seed 000 §3.2.2, ``gitstore.rules``). A ticket
+files must be in their folder (``gitstore.tickets.layout``), parse against the schemas (seed 000
+§3.1) and pass the cross-file rules (seed 000 §3.2.2, ``gitstore.tickets.rules``). A ticket
 whose three files are all deleted is accepted (a deletion). Each problem is one line
 naming the file and the rule.
 """
@@ -14,12 +14,12 @@ from typing import Callable, Iterable
 
 import pygit2
 
-from gitstore import layout
+from gitstore.tickets import layout
 from gitstore.errors import GitStoreError
-from gitstore.treewrite import blob_at
+from gitstore.objects.trees import blob_at
 from gitstore.verify import check_ticket_files
 
-from .treemerge import changed_paths, empty_tree
+from gitstore_sync.treemerge import changed_paths, empty_tree
 
 ZERO = "0" * 40
 

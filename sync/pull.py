@@ -23,15 +23,15 @@ from dataclasses import dataclass, field
 
 import pygit2
 
-from gitstore import layout
-from gitstore.changes import changed_paths as tree_changes
+from gitstore.tickets import layout
+from gitstore.history.changes import changed_paths as tree_changes
 from gitstore.errors import RemoteError, UncommittedChangesError
 from gitstore.store import Store, commit_message
 
-from .filemerge import LostValue, canonical
-from .remotes import resolve_remote
-from .transport import fetch_main
-from .treemerge import TicketChange, merge_commits
+from gitstore_sync.filemerge import LostValue, canonical
+from gitstore_sync.remotes import resolve_remote
+from gitstore_sync.transport import fetch_main
+from gitstore_sync.treemerge import TicketChange, merge_commits
 
 MAX_TRAILER_VALUE = 400
 """Longest JSON value written into a ``Lost-Value:`` trailer, in characters (longer ones

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 from gitstore.store import Store
 
-from .remotes import resolve_remote
-from .transport import RefAnswer, push_main
+from gitstore_sync.remotes import resolve_remote
+from gitstore_sync.transport import RefAnswer, push_main
 
 
 @dataclass

@@ -9,7 +9,7 @@
 - any other path changed differently on both sides cannot be settled.
 
 Then every ticket the merge changes (relative to ``ours``) is checked as a whole: its
-three files must parse and pass the cross-file rules (``gitstore.rules``, seed 000
+three files must parse and pass the cross-file rules (``gitstore.tickets.rules``, seed 000
 §3.2.2). Incoming files are validated too, so one broken site cannot poison another.
 Problems are collected and raised together; nothing is written here.
 """
@@ -20,15 +20,15 @@ from dataclasses import dataclass, field
 
 import pygit2
 
-from gitstore import layout
+from gitstore.tickets import layout
 from gitstore.config import CONFIG_PATH
-from gitstore.changes import changed_paths as tree_changes
-from gitstore.treewrite import blob_at
+from gitstore.history.changes import changed_paths as tree_changes
+from gitstore.objects.trees import blob_at
 from gitstore.errors import GitStoreError, MergeConflictError
-from gitstore.rules import cross_file_problems
-from gitstore.ticket import TicketFiles
+from gitstore.tickets.rules import cross_file_problems
+from gitstore.tickets.files import TicketFiles
 
-from .filemerge import FileMerge, LostValue, merge_json_objects, merge_ticket_file
+from gitstore_sync.filemerge import FileMerge, LostValue, merge_json_objects, merge_ticket_file
 
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from conftest import git, requires_git
-from gitstore import layout
+from gitstore.tickets import layout
 
 
 def create(gs, t_no="1001", *extra):

@@ -6,7 +6,7 @@ import json
 import os
 
 from conftest import git, requires_git
-from gitstore import layout
+from gitstore.tickets import layout
 
 
 def setup_ticket(gs, t_no="1001"):

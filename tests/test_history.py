@@ -12,7 +12,7 @@ import time
 import pytest
 
 from conftest import git, requires_git
-from gitstore import layout
+from gitstore.tickets import layout
 
 pytestmark = requires_git
 
@@ -90,7 +90,7 @@ def test_history_catches_up_after_plain_git_commits_and_rewinds(gs):
 
 
 def test_history_log_rebuilds_on_schema_change_and_damage(store):
-    from gitstore.history import SCHEMA_VERSION, for_store, ticket_history
+    from gitstore.history.log import SCHEMA_VERSION, for_store, ticket_history
 
     store.create_ticket("1", client_name="A", company_name="B", actor="a")
     store.set_state("1", {"priority": "HIGH"}, actor="a")
@@ -109,7 +109,7 @@ def test_history_log_rebuilds_on_schema_change_and_damage(store):
 
 
 def test_ticket_version_from_the_log_equals_the_first_parent_walk(store):
-    import gitstore.history as history
+    import gitstore.history.log as history
 
     for n in range(3):
         store.create_ticket(str(n), client_name="A", company_name="B", actor="a")
@@ -363,7 +363,7 @@ def test_archive_makes_read_only_hidden_and_history_continuous(gs):
 
 
 def test_archived_ticket_refused_in_the_write_path(store):
-    from gitstore.archive import archive
+    from gitstore.tickets.archive import archive
     from gitstore.errors import ArchivedTicket
 
     store.create_ticket("5", client_name="A", company_name="B", actor="a")
@@ -403,7 +403,7 @@ def test_bare_store_history_log_blame_gc(tmp_path, runner):
 
 HOLDER = """
 import sys, time
-from gitstore.lock import WriterLock
+from gitstore.objects.lock import WriterLock
 lock = WriterLock(sys.argv[1], timeout=5)
 lock.acquire()
 print("held", flush=True)
@@ -449,7 +449,7 @@ def test_two_processes_building_the_log_at_once_agree(gs):
 
 
 def test_bulk_catch_up_with_git_diff_tree_equals_the_python_tree_diff(store, monkeypatch):
-    import gitstore.history as history
+    import gitstore.history.log as history
 
     with store.batch():
         for n in range(40):
@@ -469,7 +469,7 @@ def test_store_wide_date_from_the_log_equals_the_first_parent_walk(store):
     from datetime import datetime, timedelta, timezone
 
     from gitstore.errors import RevisionNotFound
-    from gitstore.revisions import commit_at
+    from gitstore.objects.revisions import commit_at
 
     t0 = datetime(2026, 5, 1, tzinfo=timezone.utc)
     for n, hours in enumerate([0, 5, 2, 7, 3]):  # imports may give non-monotonic author dates

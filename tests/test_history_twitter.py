@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from conftest import TEST_DATA, git, requires_git, shared_or_skip
-from gitstore import layout
+from gitstore.tickets import layout
 from test_history import check_blame_agrees, ok, paths
 
 pytestmark = requires_git

@@ -318,9 +318,9 @@ def test_archived_ticket_refuses_imported_messages(gs, tmp_path):
 def test_bulk_frames_render_the_canonical_bytes(name):
     from datetime import datetime
 
-    from gitstore import layout
+    from gitstore.tickets import layout
     from gitstore.importers.bulkwrite import Frame, render_item
-    from gitstore.ticket import new_ticket
+    from gitstore.tickets.files import new_ticket
 
     when = datetime(2020, 7, 8, 9, 42, 1, tzinfo=timezone.utc)
     files = new_ticket("1001", client_name=name, company_name=name, when=when)

@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gitstore import InvalidTicketNumber, ValidationError
-from gitstore import layout
-from gitstore.models import MAX_CONTENT_BYTES, ExternalConversation
-from gitstore.ticket import new_ticket
+from gitstore.tickets import layout
+from gitstore.tickets.models import MAX_CONTENT_BYTES, ExternalConversation
+from gitstore.tickets.files import new_ticket
 
 WHEN = datetime(2020, 3, 29, 3, 44, 52, tzinfo=timezone.utc)
 

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gitstore import layout
+from gitstore.tickets import layout
 from gitstore.errors import MergeConflictError
-from gitstore.rules import cross_file_problems
-from gitstore.ticket import TicketFiles, new_ticket
-from gitstore.update import apply_update
+from gitstore.tickets.rules import cross_file_problems
+from gitstore.tickets.files import TicketFiles, new_ticket
+from gitstore.tickets.update import apply_update
 from gitstore_sync.filemerge import merge_json_objects, merge_ticket_file
 
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=timezone.utc)

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from conftest import git, requires_git
-from gitstore import Store, layout
+from gitstore import Store
+from gitstore.tickets import layout
 from gitstore.errors import MergeConflictError
 from gitstore.verify import verify_store
 from gitstore_sync.clone import clone

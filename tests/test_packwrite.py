@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conftest import git, requires_git
 from gitstore import Store
-from gitstore.packwrite import MERGE_AT, RETIRED, read_idx_oids
+from gitstore.objects.packs import MERGE_AT, RETIRED, read_idx_oids
 
 
 def pack_files(store):

@@ -402,7 +402,7 @@ def test_in_process_subscriber_appends_and_defers_in_batch(sstore):
 
 @requires_git
 def test_fresh_after_plain_git_commit_of_hand_edit(sstore):
-    from gitstore import layout
+    from gitstore.tickets import layout
 
     assert cli(sstore.path, "index", "rebuild").exit_code == 0
     path = sstore.path / layout.ticket_path("E", REFUND_TICKET)

@@ -11,7 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from gitstore_cli.main import cli
-from gitstore import Store, layout
+from gitstore import Store
+from gitstore.tickets import layout
 from gitstore.verify import verify_store
 from conftest import git, requires_git
 

@@ -23,7 +23,8 @@ from click.testing import CliRunner
 
 from gitstore_cli.main import cli
 from conftest import git, requires_git
-from gitstore import Store, layout
+from gitstore import Store
+from gitstore.tickets import layout
 from gitstore.errors import PushRejected, RemoteError
 from gitstore.verify import verify_store
 from gitstore_sync.exchange import sync

@@ -62,7 +62,7 @@ def running(store, **options):
 
 
 def hand_add_message(store, t_no: str, message_id: str, text: str) -> None:
-    from gitstore import layout
+    from gitstore.tickets import layout
 
     path = Path(store.path) / layout.ticket_path("E", t_no)
     data = json.loads(path.read_text())
@@ -114,7 +114,7 @@ def test_uncommitted_edit_is_not_indexed(tmp_path):
 
 @requires_git
 def test_invalid_committed_file_is_logged_once_and_watching_goes_on(tmp_path):
-    from gitstore import layout
+    from gitstore.tickets import layout
 
     store = make_store(tmp_path / "s")
     with running(store) as (watcher, changes, logs):
@@ -148,7 +148,7 @@ def test_bare_store_is_watched_through_its_ref(tmp_path):
 
 
 def test_events_are_debounced_per_ticket_and_git_internals_ignored(tmp_path):
-    from gitstore import layout
+    from gitstore.tickets import layout
     from gitstore_index.watcher import REF_KEY, Watcher
 
     store = make_store(tmp_path / "s")

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import git, requires_git
 from gitstore import ConflictError, Store, TicketExists, TicketNotFound, ValidationError
-from gitstore import layout
+from gitstore.tickets import layout
 
 
 def make_ticket(store, t_no="1001"):

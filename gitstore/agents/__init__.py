@@ -16,13 +16,13 @@ Example:
     ...                 seen=ctx.commit, max_tokens=4000)             # doctest: +SKIP
 """
 
-from .context import AgentContext, build_context
-from .decisions import DecisionResult, confirm_decision, decision_context, record_decision
-from .roles import ROLES, load_access, set_role
-from .tokens import get_tokenizer
-from .turns import complete, routing_context, start_turn
-from .views import mark_processed
-from .workflow import PRESETS, configure_workflow, load_workflow, set_stage
+from gitstore.agents.context import AgentContext, build_context
+from gitstore.agents.decisions import DecisionResult, confirm_decision, decision_context, record_decision
+from gitstore.agents.roles import ROLES, load_access, set_role
+from gitstore.agents.tokens import get_tokenizer
+from gitstore.agents.turns import complete, routing_context, start_turn
+from gitstore.agents.views import mark_processed
+from gitstore.agents.workflow import PRESETS, configure_workflow, load_workflow, set_stage
 
 __all__ = [
     "AgentContext",

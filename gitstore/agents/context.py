@@ -35,12 +35,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import layout
-from ..errors import BudgetTooSmall, TicketNotFound, ValidationError
-from .roles import READS, load_access
-from .strategies import STRATEGIES, Candidate, select_important, select_recent, select_summarized
-from .timeline import Entry, load_timeline
-from .tokens import REPLY_PRIMING, get_tokenizer
+from gitstore.tickets import layout
+from gitstore.errors import BudgetTooSmall, TicketNotFound, ValidationError
+from gitstore.agents.roles import READS, load_access
+from gitstore.agents.strategies import STRATEGIES, Candidate, select_important, select_recent, select_summarized
+from gitstore.agents.timeline import Entry, load_timeline
+from gitstore.agents.tokens import REPLY_PRIMING, get_tokenizer
 
 AWAY_MARKER = "=== MESSAGES WHILE YOU WERE AWAY ==="
 TRIGGER_MARKER = "=== NEW INTERACTION ==="

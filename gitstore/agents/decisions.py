@@ -28,14 +28,14 @@ from typing import Any
 
 import pygit2
 
-from ..errors import DecisionNotFound, ValidationError
-from ..ticket import TicketFiles
-from ..update import new_id
-from .context import AgentContext, build_context
-from .roles import READS, check_write, load_access
-from .timeline import load_timeline
-from .views import next_states, resolve_seen
-from .writes import write_checked
+from gitstore.errors import DecisionNotFound, ValidationError
+from gitstore.tickets.files import TicketFiles
+from gitstore.tickets.update import new_id
+from gitstore.agents.context import AgentContext, build_context
+from gitstore.agents.roles import READS, check_write, load_access
+from gitstore.agents.timeline import load_timeline
+from gitstore.agents.views import next_states, resolve_seen
+from gitstore.agents.writes import write_checked
 
 MAX_TRAILER = 200
 

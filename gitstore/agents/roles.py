@@ -30,8 +30,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import CONFIG_PATH, section
-from ..errors import AccessDenied, UnknownAgent, ValidationError
+from gitstore.config import CONFIG_PATH, section
+from gitstore.errors import AccessDenied, UnknownAgent, ValidationError
 
 ROLES = ("customer_facing", "internal", "admin")
 READS = {"customer_facing": ("E",), "internal": ("E", "I"), "admin": ("E", "I")}
@@ -186,7 +186,7 @@ def enforce_update_rules(store, update_data: Any, *, actor: str, agent: str | No
         AccessDenied, InvalidTransition.
         UnknownAgent: a decision names an agent that is not configured.
     """
-    from .workflow import load_workflow
+    from gitstore.agents.workflow import load_workflow
 
     access = load_access(store)
     check_write(access, message_kinds(update_data), actor=actor, agent=agent)
@@ -212,8 +212,8 @@ def set_role(store, name: str, role: str, *, actor: str, agent: bool = False) ->
     Raises:
         ValidationError: a role outside ``ROLES`` or a malformed id.
     """
-    from ..config import write_section
-    from ..models import AgentId
+    from gitstore.config import write_section
+    from gitstore.tickets.models import AgentId
     from pydantic import TypeAdapter, ValidationError as PydanticError
 
     _check_role(role, "role")

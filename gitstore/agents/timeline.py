@@ -1,6 +1,6 @@
 """A ticket's unified timeline read straight from blobs, for building agent contexts fast.
 
-Same order as ``gitstore.context.unified_timeline`` (by ``(timestamp, message_id)``,
+Same order as ``gitstore.tickets.complete.unified_timeline`` (by ``(timestamp, message_id)``,
 seed 000 §3.3.1), but parsed with ``orjson`` (a well-kept C JSON parser, ~2× faster
 than the standard library on a ticket of 5,000 messages) from the E and I blobs instead of
 validating the whole files with pydantic: the files were validated when committed, and
@@ -18,8 +18,8 @@ from datetime import datetime
 import orjson
 import pygit2
 
-from .. import layout
-from ..errors import TicketNotFound, ValidationError
+from gitstore.tickets import layout
+from gitstore.errors import TicketNotFound, ValidationError
 
 CACHE_ENTRIES = 64
 _CACHE: OrderedDict[tuple[str, str], "Timeline"] = OrderedDict()

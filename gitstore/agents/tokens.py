@@ -25,7 +25,7 @@ import math
 from pathlib import Path
 from typing import Callable, Iterable
 
-from ..errors import GitStoreError
+from gitstore.errors import GitStoreError
 
 CL100K = "cl100k_base"
 CL100K_SHA256 = "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7"

@@ -23,12 +23,12 @@ from typing import Any
 
 import pygit2
 
-from ..errors import TurnNotFound, TurnStateError, ValidationError
-from ..ticket import TicketFiles
-from ..timeutil import format_utc, utc_now
-from .roles import load_access
-from .workflow import load_workflow
-from .writes import write_checked
+from gitstore.errors import TurnNotFound, TurnStateError, ValidationError
+from gitstore.tickets.files import TicketFiles
+from gitstore.timeutil import format_utc, utc_now
+from gitstore.agents.roles import load_access
+from gitstore.agents.workflow import load_workflow
+from gitstore.agents.writes import write_checked
 
 
 def _turns(files: TicketFiles) -> list[dict[str, Any]]:

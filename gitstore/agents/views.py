@@ -19,10 +19,10 @@ from typing import Any
 
 import pygit2
 
-from ..errors import RevisionNotFound, ValidationError
-from ..ticket import TicketFiles
-from .roles import load_access
-from .writes import write_checked
+from gitstore.errors import RevisionNotFound, ValidationError
+from gitstore.tickets.files import TicketFiles
+from gitstore.agents.roles import load_access
+from gitstore.agents.writes import write_checked
 
 
 def next_states(

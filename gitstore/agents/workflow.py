@@ -37,8 +37,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import section, write_section
-from ..errors import InvalidTransition, ValidationError
+from gitstore.config import section, write_section
+from gitstore.errors import InvalidTransition, ValidationError
 
 SEED000_WORKFLOW: dict[str, Any] = {
     "stages": ["trigger", "classifier", "selection", "action", "end"],
@@ -151,7 +151,7 @@ def load_workflow(store, at: str | None = None) -> Workflow:
     Raises:
         ValidationError: the committed section is invalid.
     """
-    from .roles import config_key
+    from gitstore.agents.roles import config_key
 
     commit_id, blob = config_key(store, at)
     cached = _WORKFLOW_CACHE.get(blob)
@@ -208,13 +208,13 @@ def set_stage(
         InvalidTransition: unknown stage or an edge outside the graph (lists allowed).
         ValidationError: empty reason. TicketNotFound, ConflictError, UnknownAgent.
     """
-    from ..timeutil import format_utc, utc_now
+    from gitstore.timeutil import format_utc, utc_now
 
     if not isinstance(reason, str) or not reason.strip():
         raise ValidationError("a stage change needs a reason")
     workflow = load_workflow(store)
     workflow.check_stage(stage)
-    from ..store import retry_on_conflict
+    from gitstore.store import retry_on_conflict
 
     def write(files, head):  # the check and the write, on the ticket as read at head
         current = files.workflow.workflow_stage

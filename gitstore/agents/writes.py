@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import pygit2
 
-from ..ticket import TicketFiles
+from gitstore.tickets.files import TicketFiles
 
 ATTEMPTS = 8
 
@@ -40,7 +40,7 @@ def write_checked(
         ConflictError: still conflicting after ``ATTEMPTS`` tries.
         Whatever ``make_update`` or ``Store.update`` raise.
     """
-    from ..store import retry_on_conflict
+    from gitstore.store import retry_on_conflict
 
     def write(files, head):
         update_data, trailers, summary = make_update(files, head)

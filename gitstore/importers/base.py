@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from ..errors import GitStoreError, ImportFormatError, RefMovedError
+from gitstore.errors import GitStoreError, ImportFormatError, RefMovedError
 
 
 @dataclass
@@ -226,7 +226,7 @@ def _message_count(event: ImportEvent) -> int:
 def _write_events(store, events: list[ImportEvent], summary: ImportSummary, actor: str, progress: bool) -> None:
     from tqdm import tqdm
 
-    from .bulkwrite import BulkWriter
+    from gitstore.importers.bulkwrite import BulkWriter
 
     created, updated = set(), set()
     with store.batch(), BulkWriter(store) as writer:

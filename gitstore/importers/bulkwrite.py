@@ -30,7 +30,7 @@ the working tree (caught up at the end of ``Store.batch``) and notifies the stor
 subscribers once per commit, in order, as ``Store.update`` does. A crash before a
 checkpoint leaves the branch where it was: nothing partial is visible.
 
-The update rules are those of ``gitstore.update``: list fields append, other fields
+The update rules are those of ``gitstore.tickets.update``: list fields append, other fields
 replace, managed fields are refused, ids are unique; and the store's own checks run as
 for ``Store.update``: roles and workflow stages (issue 7, checked for the person running
 the import) and archived tickets being read-only (issue 3). Deduplication reads ids
@@ -46,15 +46,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .. import layout
-from ..errors import GitStoreError, TicketNotFound, ValidationError
-from ..models import AgentDecision, ExternalMessage, InternalMessage, ProgressUpdate
-from ..archive import check_writable
-from ..rules import cross_file_problems
-from ..ticket import STAMP_FIELDS, TicketFiles, new_ticket
-from ..layout import encode_json
-from ..timeutil import format_utc, utc_now
-from ..update import APPEND_FIELDS, MANAGED_FIELDS, new_id
+from gitstore.tickets import layout
+from gitstore.errors import GitStoreError, TicketNotFound, ValidationError
+from gitstore.tickets.models import AgentDecision, ExternalMessage, InternalMessage, ProgressUpdate
+from gitstore.tickets.archive import check_writable
+from gitstore.tickets.rules import cross_file_problems
+from gitstore.tickets.files import STAMP_FIELDS, TicketFiles, new_ticket
+from gitstore.tickets.layout import encode_json
+from gitstore.timeutil import format_utc, utc_now
+from gitstore.tickets.update import APPEND_FIELDS, MANAGED_FIELDS, new_id
 
 ITEM_MODELS = {
     ("E", "messages"): ExternalMessage,
@@ -354,7 +354,7 @@ class BulkWriter:
 
         Args:
             t_no: the ticket.
-            update: ``update_data`` (seed 000 §3.2.1; rules of ``gitstore.update``).
+            update: ``update_data`` (seed 000 §3.2.1; rules of ``gitstore.tickets.update``).
             when: the update's time (aware): author date and shared sync timestamp.
             actor: commit author.
             summary: the commit's summary line.
@@ -484,8 +484,8 @@ class BulkWriter:
         return shells, items, ids, added, reshaped
 
     def _commit(self, t_no, ticket, created, stamped, frames, items, added, when, actor, summary):
-        from ..store import _commit_message, _signature
-        from ..treewrite import write_tree
+        from gitstore.store import _commit_message, _signature
+        from gitstore.objects.trees import write_tree
 
         self._start()
         paths = layout.ticket_paths(t_no)
@@ -534,7 +534,7 @@ class BulkWriter:
         parent = self._base
         self._base = self._tip
         self._objects.maybe_merge(self.store.fsync)
-        from ..store import CommitEvent
+        from gitstore.store import CommitEvent
 
         subscribers = list(self.store._subscribers)
         for commit_id, worktree, contents, t_no, kinds, added in pending:
@@ -547,7 +547,7 @@ class BulkWriter:
 
 def _store_rules(store, update: Any, actor: str) -> None:
     """The rules ``Store.update`` applies before writing (issue 7)."""
-    from ..agents.roles import enforce_update_rules
+    from gitstore.agents.roles import enforce_update_rules
 
     enforce_update_rules(store, update, actor=actor, agent=None)
 

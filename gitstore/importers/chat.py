@@ -25,8 +25,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..errors import InvalidTicketNumber, ValidationError
-from ..layout import validate_t_no
+from gitstore.errors import InvalidTicketNumber, ValidationError
+from gitstore.tickets.layout import validate_t_no
 
 TAG_RE = re.compile(r"\[T_([A-Za-z0-9][A-Za-z0-9._-]{0,63})\]")
 """A ticket tag in message text: ``[T_<T_NO>]``."""

@@ -60,10 +60,10 @@ from email.utils import parseaddr, parsedate_to_datetime
 from pathlib import Path
 from typing import Iterator
 
-from ..errors import ImportFormatError, InvalidTicketNumber, ValidationError
-from ..layout import validate_t_no
-from ..timeutil import format_utc, to_utc
-from .base import ImportEvent, Importer, ImportSummary
+from gitstore.errors import ImportFormatError, InvalidTicketNumber, ValidationError
+from gitstore.tickets.layout import validate_t_no
+from gitstore.timeutil import format_utc, to_utc
+from gitstore.importers.base import ImportEvent, Importer, ImportSummary
 
 TAG_RE = re.compile(r"\[T_([A-Za-z0-9][A-Za-z0-9._-]{0,63})\]")
 """The ticket tag in a subject: ``[T_<T_NO>]``."""

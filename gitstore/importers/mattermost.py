@@ -37,10 +37,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..errors import ImportFormatError
-from ..timeutil import format_utc
-from .base import ImportEvent, Importer, ImportSummary, source_file
-from .chat import ChannelMap, create_for_chat
+from gitstore.errors import ImportFormatError
+from gitstore.timeutil import format_utc
+from gitstore.importers.base import ImportEvent, Importer, ImportSummary, source_file
+from gitstore.importers.chat import ChannelMap, create_for_chat
 
 _OWN_FIELDS = {"team", "channel", "user", "message", "create_at", "replies", "attachments", "channel_members"}
 
@@ -190,7 +190,7 @@ def make_importer(channel_map: tuple[str, ...] = (), agent_domains: tuple[str, .
     Raises:
         ValidationError: a malformed channel map pair.
     """
-    from .chat import parse_channel_map
+    from gitstore.importers.chat import parse_channel_map
 
     return MattermostImporter(parse_channel_map(channel_map), tuple(agent_domains))
 

@@ -38,9 +38,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Iterator
 
-from ..errors import ImportFormatError
-from ..timeutil import format_utc, parse_utc
-from .base import ImportEvent, Importer, ImportSummary, iter_json_array
+from gitstore.errors import ImportFormatError
+from gitstore.timeutil import format_utc, parse_utc
+from gitstore.importers.base import ImportEvent, Importer, ImportSummary, iter_json_array
 
 DEFAULT_START = "2019-01-01T00:00:00Z"
 _ID_RE = re.compile(r"^(\d+)_(\d+)$")
@@ -167,7 +167,7 @@ def make_importer(start: str = DEFAULT_START) -> SgdImporter:
     Raises:
         ValidationError: ``start`` is not an ISO 8601 time with a zone.
     """
-    from ..errors import ValidationError
+    from gitstore.errors import ValidationError
 
     try:
         return SgdImporter(start)

@@ -51,10 +51,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..agents.workflow import SEED000_WORKFLOW
-from ..errors import ImportFormatError, ValidationError
-from ..timeutil import format_utc, parse_utc
-from .base import ImportEvent, Importer, ImportSummary, source_file
+from gitstore.agents.workflow import SEED000_WORKFLOW
+from gitstore.errors import ImportFormatError, ValidationError
+from gitstore.timeutil import format_utc, parse_utc
+from gitstore.importers.base import ImportEvent, Importer, ImportSummary, source_file
 
 STAGES = tuple(SEED000_WORKFLOW["stages"])
 

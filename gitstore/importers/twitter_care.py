@@ -28,9 +28,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Iterator
 
-from ..errors import ImportFormatError
-from ..timeutil import parse_utc
-from .base import ImportEvent, Importer, ImportSummary, iter_json_array
+from gitstore.errors import ImportFormatError
+from gitstore.timeutil import parse_utc
+from gitstore.importers.base import ImportEvent, Importer, ImportSummary, iter_json_array
 
 
 def _duration(text: str) -> timedelta:

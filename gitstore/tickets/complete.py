@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .ticket import TicketFiles
+from gitstore.tickets.files import TicketFiles
 
 
 def unified_timeline(files: TicketFiles) -> list[dict[str, Any]]:

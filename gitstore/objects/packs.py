@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pygit2
 
-from .treewrite import hash_blob, hash_object
+from gitstore.objects.trees import hash_blob, hash_object
 
 MERGE_AT = 32
 """Number of tracked small packs that triggers a merge into one."""

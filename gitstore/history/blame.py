@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from . import layout
-from .errors import InvalidOption, TicketNotFound
-from .history import HistoryEntry, for_store
-from .ticket import ITEM_LISTS
-from .treewrite import blob_at
+from gitstore.tickets import layout
+from gitstore.errors import InvalidOption, TicketNotFound
+from gitstore.history.log import HistoryEntry, for_store
+from gitstore.tickets.files import ITEM_LISTS
+from gitstore.objects.trees import blob_at
 
 
 

@@ -39,7 +39,7 @@ from pydantic import (
     model_serializer,
 )
 
-from .timeutil import format_utc, to_utc
+from gitstore.timeutil import format_utc, to_utc
 
 SCHEMA_VERSION = 1
 """Version of the file schemas written by this code."""

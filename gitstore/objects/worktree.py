@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pygit2
 
-from .treewrite import hash_blob
+from gitstore.objects.trees import hash_blob
 
 _COUNTER = itertools.count()
 CONTENT_BUDGET = 64 * 1024 * 1024
@@ -167,7 +167,7 @@ class WorktreeSync:
         if old_tree is None:
             self._mark(head.id)
             return []
-        from .changes import changed_paths
+        from gitstore.history.changes import changed_paths
 
         self.record(head.id, changed_paths(self.repo, old_tree, head.tree, prefix))
         return self.flush()

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pygit2
 
-from . import layout
-from .errors import InvalidTicketNumber, RevisionNotFound
+from gitstore.tickets import layout
+from gitstore.errors import InvalidTicketNumber, RevisionNotFound
 
 
 def commit_or_none(store, commit_id: str | None) -> pygit2.Commit | None:

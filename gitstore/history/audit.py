@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterator
 
-from .errors import InvalidOption
-from .history import _utc, iter_commits
-from .layout import validate_t_no
-from .revisions import parse_date
+from gitstore.errors import InvalidOption
+from gitstore.history.log import _utc, iter_commits
+from gitstore.tickets.layout import validate_t_no
+from gitstore.objects.revisions import parse_date
 
 
 @dataclass(frozen=True)

@@ -51,9 +51,9 @@ from typing import Any, Iterator
 
 import pygit2
 
-from . import layout
-from .changes import changed_paths, tickets_in
-from .errors import HistoryUnavailable, InvalidOption, RevisionNotFound, TicketNotFound
+from gitstore.tickets import layout
+from gitstore.history.changes import changed_paths, tickets_in
+from gitstore.errors import HistoryUnavailable, InvalidOption, RevisionNotFound, TicketNotFound
 
 SCHEMA_VERSION = 1
 """Version of the history file's tables; a different version triggers a rebuild."""
@@ -523,7 +523,7 @@ def _git_ticket_changes(repo: pygit2.Repository, commits: list[pygit2.Commit]) -
 def ticket_changes(repo: pygit2.Repository, old: pygit2.Tree | None, new: pygit2.Tree | None) -> dict[str, set[str]]:
     """Return ``{T_NO: {kinds}}`` of the ticket files that differ between two root trees.
 
-    Only the ``Tickets/`` subtree is compared (``gitstore.changes``), so the cost
+    Only the ``Tickets/`` subtree is compared (``gitstore.history.changes``), so the cost
     follows the number of changed files, not the size of the store.
     """
     return tickets_in(changed_paths(repo, old, new, layout.ROOT))

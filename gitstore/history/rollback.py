@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import ArchivedTicket, InvalidOption, TicketNotFound
+from gitstore.errors import ArchivedTicket, InvalidOption, TicketNotFound
 
 MAX_REASON = 500
 """Longest ``--reason`` accepted, in characters (one trailer line)."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from .layout import file_name
-from .models import (
+from gitstore.tickets.layout import file_name
+from gitstore.tickets.models import (
     Customer,
     ExternalConversation,
     ExternalParticipants,

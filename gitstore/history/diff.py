@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import TicketNotFound
-from .ticket import ITEM_LISTS, STAMP_FIELDS
-from .timeutil import format_utc
+from gitstore.errors import TicketNotFound
+from gitstore.tickets.files import ITEM_LISTS, STAMP_FIELDS
+from gitstore.timeutil import format_utc
 
 
 

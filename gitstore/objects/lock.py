@@ -18,7 +18,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from .errors import LockTimeout
+from gitstore.errors import LockTimeout
 
 GIT_LOCKS = ("refs/heads/main.lock", "index.lock", "packed-refs.lock", "HEAD.lock")
 

@@ -21,7 +21,7 @@ from typing import Callable
 
 import pygit2
 
-from .errors import RevisionNotFound
+from gitstore.errors import RevisionNotFound
 
 _HEX = re.compile(r"^[0-9a-fA-F]{4,40}$")
 

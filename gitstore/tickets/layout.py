@@ -23,8 +23,8 @@ from typing import Any
 import orjson
 from pydantic import ValidationError as PydanticValidationError
 
-from .errors import InvalidTicketNumber, ValidationError
-from .models import MODEL_BY_KIND
+from gitstore.errors import InvalidTicketNumber, ValidationError
+from gitstore.tickets.models import MODEL_BY_KIND
 
 ROOT = "Tickets"
 FOLDERS = {"E": "T_ext", "I": "T_int", "T": "tickets"}

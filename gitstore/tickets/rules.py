@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from .layout import file_name
-from .ticket import TicketFiles
+from gitstore.tickets.layout import file_name
+from gitstore.tickets.files import TicketFiles
 
 
 def cross_file_problems(files: TicketFiles) -> list[tuple[str, str]]:

@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .errors import ValidationError
-from .layout import file_name, validate_data
-from .ticket import TicketFiles
-from .timeutil import format_utc
+from gitstore.errors import ValidationError
+from gitstore.tickets.layout import file_name, validate_data
+from gitstore.tickets.files import TicketFiles
+from gitstore.timeutil import format_utc
 
 APPEND_FIELDS = {
     "E": {"messages": "message_id"},
