@@ -1,5 +1,5 @@
 """Benchmark: building an agent's context for a ticket of 5,000 messages under a
-4,000-token budget, against the naive approach, measured in the same run (issue 7).
+4,000-token budget, against the naive approach, measured in the same run.
 
 Naive baseline: read the ticket's files (``Store.read``, validated models), merge the
 unified timeline (``gitstore.tickets.complete.unified_timeline``) and serialise every message in

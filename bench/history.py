@@ -1,4 +1,4 @@
-"""Benchmark: history, time-travel and audit on a large store (issue 3, "Speed").
+"""Benchmark: history, time-travel and audit on a large store.
 
 Builds (or reuses, with ``--store PATH``) a bare store of 100,000 commits over 10,000
 tickets through the real write path (``Store.batch()``, fsync off): one commit per

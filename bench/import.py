@@ -1,4 +1,4 @@
-"""Benchmark: importing real exports (issue 6, "Speed").
+"""Benchmark: importing real exports.
 
 Imports the full mbox set (``asf_mailing_lists_mbox``: both files) and the full Slack
 set (``slack_export_houstondatavis``, every channel to its own ticket with
@@ -17,7 +17,7 @@ Baselines, measured in the same run on the same events:
 Prints one JSON line per measurement: messages/s and commits/s (wall clock, plus the
 process's CPU seconds, since the machine is shared) with the baseline's figures and the
 ratio. Each set is timed from a warm process (one small import first), as a long
-import is. Targets (issue 6): bulk import >= 500 messages/s, re-import of
+import is. Targets: bulk import >= 500 messages/s, re-import of
 all-duplicate data >= 5,000 messages/s. fsync is off on both sides unless ``--fsync``
 (the bulk import then flushes once per checkpoint, the baseline once per update).
 

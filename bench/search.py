@@ -1,4 +1,4 @@
-"""Benchmark: search (issue 4, "Speed").
+"""Benchmark: search.
 
 Builds a reproducible corpus (fixed seed) of M messages over N tickets (default 100,000
 over 20,000) in a real store — every ticket created with its messages through

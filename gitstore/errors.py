@@ -43,7 +43,7 @@ class RevisionNotFound(GitStoreError, KeyError):
 
 
 class ValidationError(GitStoreError, ValueError):
-    """Ticket data that breaks a schema (seed 000 §3.1) or a cross-file rule (§3.2.2).
+    """Ticket data that breaks a schema or a cross-file rule (docs/data-model.md#cross-file-rules).
 
     Attributes:
         problems: one human-readable line per problem found.
@@ -85,7 +85,7 @@ class ImportFormatError(GitStoreError, ValueError):
 
 
 class AccessDenied(GitStoreError, PermissionError):
-    """An actor or agent whose role may not write that file (seed 000 §2.3 access patterns)."""
+    """An actor or agent whose role may not write that file (docs/data-model.md#roles)."""
 
 
 class UnknownAgent(GitStoreError, KeyError):
@@ -175,7 +175,7 @@ class InvalidQuery(GitStoreError, ValueError):
 
 
 class ArchivedTicket(GitStoreError, PermissionError):
-    """A write to an archived ticket, which is read-only until unarchived (issue 3)."""
+    """A write to an archived ticket, which is read-only until unarchived (docs/data-model.md#archived-tickets)."""
 
 
 class InvalidOption(GitStoreError, ValueError):

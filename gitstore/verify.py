@@ -1,7 +1,7 @@
-"""``verify`` and ``repair`` (issue: core store; seed 000 §7.2 orphaned files, corruption).
+"""``verify`` and ``repair``: orphaned files, corruption (docs/data-model.md#verification).
 
-``verify`` checks, at HEAD: every ticket file's name and folder, schemas (§3.1), the
-cross-file rules (§3.2.2, ``rules``), orphaned tickets (only some of E/I/T exist),
+``verify`` checks, at HEAD: every ticket file's name and folder, schemas, the
+cross-file rules (``rules``), orphaned tickets (only some of E/I/T exist),
 stray files under ``Tickets/``, that the working tree and index equal HEAD, and object
 health with ``git fsck`` (or, without a git binary, by reading every reachable object).
 Each problem is one line naming the ticket and file.
@@ -25,6 +25,15 @@ from gitstore.errors import GitStoreError
 from gitstore.tickets.rules import cross_file_problems
 from gitstore.tickets.files import TicketFiles
 from gitstore.timeutil import utc_now
+
+RULE_FILES = "docs/data-model.md#ticket-files"
+"""Rule of a missing file: a ticket needs its E, I and T files."""
+RULE_SCHEMA = {"E": "docs/data-model.md#e-file", "I": "docs/data-model.md#i-file", "T": "docs/data-model.md#t-file"}
+"""Rule of a schema violation, per file kind (each section links to its items)."""
+RULE_CANONICAL = "docs/data-model.md#canonical-json"
+"""Rule of a file not in canonical form."""
+RULE_CROSS_FILE = "docs/data-model.md#cross-file-rules"
+"""Rule of a cross-file violation."""
 
 
 @dataclass(frozen=True)
@@ -122,8 +131,9 @@ class FileProblem:
     Attributes:
         kind: the file (``E``, ``I`` or ``T``).
         message: what is wrong.
-        rule: where the rule comes from (``seed 000 §2.1``, ``seed 000 §3.1 schema``,
-            ``canonical form``, ``seed 000 §3.2.2 cross-file rules``).
+        rule: the section of docs/data-model.md that states the rule (``RULE_FILES``,
+            ``RULE_SCHEMA[kind]``, ``RULE_CANONICAL`` or ``RULE_CROSS_FILE``), shown to
+            users as a pointer.
     """
 
     kind: str
@@ -134,9 +144,9 @@ class FileProblem:
 def check_ticket_files(t_no: str, data: dict[str, bytes | None], *, canonical: bool = True) -> list[FileProblem]:
     """Validate one ticket's three files given as bytes (None: absent).
 
-    The checks ``verify`` and the git hooks share: all three files present (seed 000
-    §2.1), each parses against its schema (§3.1), optionally each is in canonical form
-    (``layout.dumps``), and the three pass the cross-file rules (§3.2.2). A ticket
+    The checks ``verify`` and the git hooks share (docs/data-model.md#verification): all
+    three files present, each parses against its schema, optionally each is in canonical
+    form (``layout.dumps``), and the three pass the cross-file rules. A ticket
     whose files are all absent has no problem (it was deleted).
 
     Returns:
@@ -144,7 +154,7 @@ def check_ticket_files(t_no: str, data: dict[str, bytes | None], *, canonical: b
     """
     if all(data.get(k) is None for k in layout.KINDS):
         return []
-    problems = [FileProblem(k, "missing; a ticket needs its E, I and T files", "seed 000 §2.1")
+    problems = [FileProblem(k, "missing; a ticket needs its E, I and T files", RULE_FILES)
                 for k in layout.KINDS if data.get(k) is None]
     models = {}
     for kind in layout.KINDS:
@@ -154,14 +164,14 @@ def check_ticket_files(t_no: str, data: dict[str, bytes | None], *, canonical: b
         try:
             models[kind] = layout.loads(kind, raw, layout.file_name(kind, t_no))
         except GitStoreError as exc:
-            problems += [FileProblem(kind, line.split(": ", 1)[-1], "seed 000 §3.1 schema")
+            problems += [FileProblem(kind, line.split(": ", 1)[-1], RULE_SCHEMA[kind])
                          for line in getattr(exc, "problems", [str(exc)])]
             continue
         if canonical and raw != layout.dumps(models[kind]):
-            problems.append(FileProblem(kind, "not in canonical form (key order, indent 2, trailing newline)", "canonical form"))
+            problems.append(FileProblem(kind, "not in canonical form (key order, indent 2, trailing newline)", RULE_CANONICAL))
     if len(models) == 3:
         ticket = TicketFiles(t_no, models["E"], models["I"], models["T"])
-        problems += [FileProblem(name.split("_", 1)[0], message, "seed 000 §3.2.2 cross-file rules")
+        problems += [FileProblem(name.split("_", 1)[0], message, RULE_CROSS_FILE)
                      for name, message in cross_file_problems(ticket)]
     return problems
 
@@ -169,12 +179,12 @@ def check_ticket_files(t_no: str, data: dict[str, bytes | None], *, canonical: b
 def _check_ticket(repo, number: str, files: dict) -> list[Problem]:
     found = check_ticket_files(number, {kind: repo[entry.id].data for kind, (_path, entry) in files.items()})
     problems = []
-    missing = [layout.file_name(p.kind, number) for p in found if p.rule == "seed 000 §2.1"]
+    missing = [layout.file_name(p.kind, number) for p in found if p.rule == RULE_FILES]
     if missing:
         present = ", ".join(layout.file_name(k, number) for k in layout.KINDS if k in files)
         problems.append(Problem(number, ", ".join(missing), f"orphaned ticket: missing (only {present} exist)"))
     for problem in found:
-        if problem.rule != "seed 000 §2.1":
+        if problem.rule != RULE_FILES:
             name = layout.file_name(problem.kind, number) if problem.kind in layout.KINDS else problem.kind
             problems.append(Problem(number, name, problem.message))
     return problems

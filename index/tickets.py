@@ -35,7 +35,7 @@ def find_ticket_numbers(
         since: tickets created at or after this time or with a message at or after
             it (aware datetime or text such as ``2020-03-01`` / ``3 days ago``).
         archived: False leaves archived tickets out (as ``ticket list`` does), True
-            keeps only them, None keeps all (issue 3 "Archive").
+            keeps only them, None keeps all (docs/data-model.md#archived-tickets).
 
     Raises:
         InvalidQuery: ``since`` is not a date.

@@ -1,4 +1,4 @@
-"""Issue 7 through the Python API on real stores: contexts, budgets, strategies, views,
+"""Agents through the Python API on real stores: contexts, budgets, strategies, views,
 decisions, turns, tokenizer loading."""
 
 from __future__ import annotations

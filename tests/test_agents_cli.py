@@ -1,4 +1,4 @@
-"""Issue 7 through the CLI: an end-to-end agent scenario on an imported real ticket, and
+"""Agents through the CLI: an end-to-end agent scenario on an imported real ticket, and
 bad input answered with one-line errors and nothing written."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Property tests (Hypothesis) for issue 7: no internal message ever reaches a
+"""Property tests (Hypothesis) for agents: no internal message ever reaches a
 customer-facing agent; transitions outside the configured graph are always refused."""
 
 from __future__ import annotations

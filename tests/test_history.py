@@ -1,4 +1,4 @@
-"""Issue 3 through the CLI on real stores: history, --at, diff, rollback, log, blame, archive, gc."""
+"""History through the CLI on real stores: history, --at, diff, rollback, log, blame, archive, gc."""
 
 from __future__ import annotations
 

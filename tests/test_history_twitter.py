@@ -1,4 +1,5 @@
-"""Issue 3 on stores imported from the real IBM Twitter customer-care data, original times.
+"""History, time-travel and archive on stores imported from the real IBM Twitter
+customer-care data, with original times.
 
 ``tests/data/twitter_care_sample.json`` (always on) and the full ``dev.json`` under
 ``../shared/data`` (skipped when absent): ``--at`` dates fall between real tweets.

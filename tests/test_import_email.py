@@ -1,4 +1,4 @@
-"""``gitstore import email``: mbox files and .eml folders (issue 6, importer 1).
+"""``gitstore import email``: mbox files and .eml folders.
 
 Always-on tests use ``tests/data/httpd_users_sample.mbox`` (3 whole threads, 12 real
 messages of the ASF httpd-users archive) and .eml messages built in the test; the full

@@ -1,4 +1,4 @@
-"""``gitstore import mattermost``: Mattermost bulk exports (issue 6, importer 3).
+"""``gitstore import mattermost``: Mattermost bulk exports.
 
 There is no real Mattermost export in ../shared/data. ``tests/data/mattermost_export.jsonl``
 is a small hand-written fixture that follows Mattermost's documented bulk-loading /

@@ -1,4 +1,4 @@
-"""``gitstore import sgd``: Schema-Guided Dialogue files (issue 6, importer 5).
+"""``gitstore import sgd``: Schema-Guided Dialogue files.
 
 Always-on tests use ``tests/data/sgd_sample/dialogues_001.json`` (the first 6 dialogues
 of the real SGD dev split, records unchanged); the full development file in

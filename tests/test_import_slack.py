@@ -1,4 +1,4 @@
-"""``gitstore import slack``: Slack export folders (issue 6, importer 2).
+"""``gitstore import slack``: Slack export folders.
 
 Always-on tests use ``tests/data/slack_sample`` (channels ``sci`` and ``talks`` of the
 real houstondatavis export, day files unchanged); the full development export in

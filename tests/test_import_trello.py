@@ -1,4 +1,4 @@
-"""``gitstore import trello``: Trello board exports (issue 6, importer 4).
+"""``gitstore import trello``: Trello board exports.
 
 Always-on tests use ``tests/data/trello_sample.json`` (6 cards of the real GoCD "Test
 Drive" board with all their actions, plus two board-level actions); the two full

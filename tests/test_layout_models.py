@@ -1,4 +1,4 @@
-"""Models (seed 000 §3.1), T_NO validation and deterministic JSON."""
+"""Models (docs/data-model.md#items), T_NO validation and deterministic JSON."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Search: the Whoosh index, its freshness, roles, the query language and the CLI (issue 4).
+"""Search: the Whoosh index, its freshness, roles, the query language and the CLI.
 
 The store holds real data: the IBM Twitter customer-care sample (external messages)
 and real Slack messages from the Houston Data Vis export (internal messages, added

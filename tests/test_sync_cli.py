@@ -279,7 +279,7 @@ def test_pre_commit_hook_refuses_invalid_ticket_files(sites):
     path.write_text(good.replace('"platform": "email"', '"platform": "fax"'))
     proc = subprocess.run(["git", "-C", str(site), "commit", "-am", "bad"], capture_output=True, text=True)
     assert proc.returncode == 1
-    assert f"{layout.ticket_path('E', '1001')}: platform:" in proc.stderr and "seed 000 §3.1 schema" in proc.stderr
+    assert f"{layout.ticket_path('E', '1001')}: platform:" in proc.stderr and "(docs/data-model.md#e-file)" in proc.stderr
     t_path = site / layout.ticket_path("T", "1001")
     path.write_text(good)
     t_path.write_text(t_path.read_text().replace('"last_synchronized": "', '"last_synchronized": "1999'))

@@ -233,7 +233,7 @@ def test_hub_pre_receive_refuses_invalid_tickets_and_local_store_is_unchanged(hu
     assert result.exit_code == 1
     line = result.output.strip().splitlines()[-1]
     assert line.startswith("Error: push of refs/heads/main rejected:")
-    assert layout.ticket_path("I", "1001") in line and "§3.2.2" in line
+    assert layout.ticket_path("I", "1001") in line and "docs/data-model.md#cross-file-rules" in line
     assert "expected ['E_1001', 'T_1001']" in line  # the hook's lines arrive whole
     assert git(site, "rev-parse", "HEAD").strip() == local
     assert git(hub_path, "rev-parse", "main").strip() == hub_before

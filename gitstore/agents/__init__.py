@@ -1,9 +1,11 @@
-"""Agents on the store (issue 7): per-agent views, contexts under token budgets,
-reproducible decisions, the workflow state machine, orchestrator turns and roles.
+"""Agents on the store (docs/data-model.md#agents): per-agent views, contexts under
+token budgets, reproducible decisions, the workflow state machine, orchestrator turns
+and roles.
 
-Seeds 001, 003 and 002 describe automated agents (classifier, selector, updater, an
-orchestrator routing between them) working on a shared conversation; seed 000 names
-them on tickets (``agent_decisions``, ``workflow_stage``). Everything an agent does
+Automated agents (classifier, selector, updater, an orchestrator routing between them)
+work on a ticket's shared conversation and leave their traces in its T file
+(``agent_decisions``, ``agent_states``, ``workflow_stage``, ``phase_transitions``,
+``orchestrator_turns``). Everything an agent does
 here is one synchronized update (one commit) of the ticket, and the exact context an
 agent saw when it decided can be rebuilt later (``decision_context``).
 

@@ -1,8 +1,7 @@
-"""An agent's context: the ticket's timeline as one agent should see it (issue 7).
+"""An agent's context: the ticket's timeline as one agent should see it.
 
-Seed 001 "Message Context Building" and seed 003 "Agent-Specific Message Construction",
-on the tri-file mesh. ``build_context`` returns messages in LLM API format
-(``{"role", "content"}``, seed 002 ``to_api_format``), in this order:
+Rules: docs/data-model.md#agent-contexts. ``build_context`` returns messages in LLM API
+format (``{"role", "content"}``), in this order:
 
 1. a ``system`` header: ticket, stage, priority, the agent and its role;
 2. the history the agent had already seen, chronological;
@@ -45,7 +44,7 @@ from gitstore.agents.tokens import REPLY_PRIMING, get_tokenizer
 AWAY_MARKER = "=== MESSAGES WHILE YOU WERE AWAY ==="
 TRIGGER_MARKER = "=== NEW INTERACTION ==="
 DEFAULT_RESERVE = 500
-"""Tokens kept for the response (seed 002 ``reserved_tokens``), at most a quarter of the budget."""
+"""Tokens kept for the response by default, at most a quarter of the budget."""
 
 
 @dataclass
@@ -149,7 +148,7 @@ def build_context(
         t_no: the ticket.
         agent: a configured agent id (``agents`` configuration).
         max_tokens: the budget in tokens (None: no budget, everything visible).
-        strategy: ``recent``, ``important`` or ``summarized`` (seed 002).
+        strategy: ``recent``, ``important`` or ``summarized`` (``strategies``).
         at: the revision to build at (HEAD when None).
         trigger: message id of the triggering message (default: the newest message
             unless the agent wrote it).

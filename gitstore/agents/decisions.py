@@ -1,9 +1,9 @@
-"""Recording what an agent decided, and rebuilding what it saw (issue 7).
+"""Recording what an agent decided, and rebuilding what it saw (docs/data-model.md#agent-decisions).
 
 ``record_decision`` writes ONE commit that
 
-- appends to ``agent_decisions`` (seed 000 §3.1.3: agent, timestamp, decision,
-  confidence, human_confirmed; plus ``decision_id``, ``context_commit`` = the version
+- appends to ``agent_decisions`` (docs/data-model.md#agent-decision: agent, timestamp,
+  decision, confidence, human_confirmed, ``decision_id``, ``context_commit`` = the version
   the agent saw, and ``context`` = budget, strategy, tokenizer, trigger and the
   SHA-256 of the context bytes);
 - optionally appends the agent's reply to E or I (sender ``cs_agent``, sender_id = the
@@ -95,7 +95,7 @@ def record_decision(
         t_no: the ticket.
         agent: a configured agent id.
         decision: the decision, a JSON object (e.g. ``{"priority": "HIGH"}``).
-        confidence: in [0, 1] (seed 000 §3.1.3).
+        confidence: in [0, 1].
         seen: the commit the agent's context was built from (``AgentContext.commit``).
         response: the agent's reply text, appended to E (``response_kind="E"``) or I.
         max_tokens, strategy, reserve_tokens, trigger: how the context was built

@@ -1,4 +1,4 @@
-"""Selecting messages under a token budget (seed 002 "Context Window Management").
+"""Selecting messages under a token budget (docs/data-model.md#agent-contexts).
 
 Each strategy gets the candidate messages in context order (chronological within the
 history and the "while you were away" blocks) and the tokens available for them, and
@@ -8,7 +8,7 @@ markers, the summary) and the triggering message are always kept by the caller.
 - ``recent``: newest first while they fit, stopping at the first that does not (the
   kept messages are the most recent contiguous run).
 - ``important``: by ``(importance, timestamp)`` highest first, skipping what does not
-  fit (seed 002 ``_select_important``); the result is put back in order.
+  fit; the result is put back in order.
 - ``summarized``: the most recent run that fits together with one summary message that
   replaces all older candidates. The summary is built deterministically from them (no
   model call) and states what it replaced: how many, the time span, the first and last

@@ -1,12 +1,13 @@
 """A ticket's unified timeline read straight from blobs, for building agent contexts fast.
 
-Same order as ``gitstore.tickets.complete.unified_timeline`` (by ``(timestamp, message_id)``,
-seed 000 §3.3.1), but parsed with ``orjson`` (a well-kept C JSON parser, ~2× faster
-than the standard library on a ticket of 5,000 messages) from the E and I blobs instead of
-validating the whole files with pydantic: the files were validated when committed, and
-a context for a ticket of 5,000 messages must build in milliseconds. Parsed timelines
-are cached by blob id — git objects never change, so a cached entry is never stale —
-in a small process-wide LRU (``CACHE_ENTRIES`` blob pairs).
+Same order as ``gitstore.tickets.complete.unified_timeline`` (by ``(timestamp,
+message_id)``: docs/data-model.md#complete-context), but parsed with ``orjson`` (a
+well-kept C JSON parser, ~2× faster than the standard library on a ticket of 5,000
+messages) from the E and I blobs instead of validating the whole files with pydantic:
+the files were validated when committed, and a context for a ticket of 5,000 messages
+must build in milliseconds. Parsed timelines are cached by blob id — git objects never
+change, so a cached entry is never stale — in a small process-wide LRU
+(``CACHE_ENTRIES`` blob pairs).
 """
 
 from __future__ import annotations
@@ -30,10 +31,10 @@ class Entry:
 
     Attributes:
         message_id, timestamp (ISO 8601 UTC as stored), sender, sender_id, content:
-            the message's fields (seed 000 §3.1.1/§3.1.2).
+            the message's fields (docs/data-model.md#external-message, #internal-message).
         when: ``timestamp`` as an aware datetime (the sort key).
         kind: ``E`` (external) or ``I`` (internal).
-        importance: ``metadata.importance`` as a number (seed 002), 0 when absent or
+        importance: ``metadata.importance`` as a number, 0 when absent or
             not a number.
     """
 
@@ -129,7 +130,7 @@ class Timeline:
 
 
 _ORDER = attrgetter("when", "message_id")
-"""Timeline order (seed 000 §3.3.1): by time, then message id."""
+"""Timeline order (docs/data-model.md#complete-context): by time, then message id."""
 
 
 def load_timeline(repo: pygit2.Repository, tree: pygit2.Tree, t_no: str) -> Timeline:

@@ -1,4 +1,4 @@
-"""Token counting for context budgets (seed 002 "Context Window Management").
+"""Token counting for context budgets (docs/data-model.md#agent-contexts).
 
 Counts with a real tokenizer when one is installed, without any network access:
 
@@ -9,8 +9,8 @@ Counts with a real tokenizer when one is installed, without any network access:
    ``tiktoken.get_encoding("cl100k_base")`` would download the file at run time and
    fails on machines without internet.
 2. Only when tiktoken or the shipped file is missing: the documented estimate
-   ``ESTIMATE``: ceil(UTF-8 bytes / 4) per text, the rule of thumb of seed 002's
-   ``get_context``. It is an estimate, not a guarantee of the model's count.
+   ``ESTIMATE``: ceil(UTF-8 bytes / 4) per text, the usual rule of thumb of about four
+   characters per token. It is an estimate, not a guarantee of the model's count.
 
 A chat message costs ``MESSAGE_OVERHEAD`` tokens plus its role and content (OpenAI's
 chat format: ``<|start|>role\\ncontent<|end|>``), and a whole context

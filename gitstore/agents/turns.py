@@ -1,19 +1,17 @@
-"""Orchestrator turns and the routing context (seed 001 "Orchestrator Turn Management",
-seed 003 "Turn Lifecycle").
+"""Orchestrator turns and the routing context (docs/data-model.md#orchestrator-routing).
 
 A turn is one routing decision of the orchestrator: a set of agents it sends the
-ticket to, with a reason. ``start_turn`` opens one (only one turn is open at a time:
-seed 003's ``getCurrentTurn``), ``complete`` records one routed agent's completion, and
-the turn is completed when every routed agent has completed. Each is one synchronized
-update of T (``orchestrator_turns``).
+ticket to, with a reason. ``start_turn`` opens one (only one turn is open at a time),
+``complete`` records one routed agent's completion, and the turn is completed when
+every routed agent has completed. Each is one synchronized update of T
+(``orchestrator_turns``).
 
-``routing_context`` answers seed 001's ``OrchestratorRoutingContext``: ``user_request``
+``routing_context`` gives the orchestrator what it routes on: ``user_request``
 (the customer's first message), ``routing_history`` (completed turns) and
 ``current_routing`` (the open turn or None), plus ``routing_loop``: the same agent set
 routed ``routing_loop_threshold`` times in a row (``workflow`` configuration, default
-3) with no customer message after the first of those turns started — seed 001 lists
-"avoid routing loops" as an open question; gitstore reports the loop and leaves the
-decision to the orchestrator.
+3) with no customer message after the first of those turns started; gitstore reports
+the loop and leaves the decision to the orchestrator.
 """
 
 from __future__ import annotations
@@ -150,7 +148,7 @@ def _entry(turn) -> dict[str, Any]:
 
 
 def routing_context(store, t_no: str, at: str | None = None) -> dict[str, Any]:
-    """Return the orchestrator's routing context (seed 001 ``OrchestratorRoutingContext``).
+    """Return the orchestrator's routing context (docs/data-model.md#orchestrator-routing).
 
     Returns:
         ``{"user_request": str | None, "routing_history": [turn…],

@@ -1,8 +1,7 @@
-"""Per-agent view state: ``agent_states`` in the T file (seed 001 "Per-Agent State
-Tracking", seed 003 "Agent State Tracking").
+"""Per-agent view state: ``agent_states`` in the T file (docs/data-model.md#agent-views).
 
-Seed 001 keeps ``lastProcessedMessageIndex``; gitstore keeps the commit id of the
-ticket version the agent last processed, because after a merge between sites messages
+gitstore keeps the commit id of the ticket version the agent last processed, not the
+index of the last message it saw, because after a merge between sites messages
 are ordered by time and an index would point at the wrong message: "what the agent has
 seen" is exactly the set of messages present at that commit. A late-joining agent has no
 state (``agent_states`` has no entry for it) and sees the whole history.

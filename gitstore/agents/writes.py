@@ -4,7 +4,7 @@ Agent bookkeeping lives in fields that ``Store.update`` replaces whole
 (``agent_states``, ``orchestrator_turns``, ``phase_transitions``), so every such update
 is computed from the ticket as read at some HEAD and written with that HEAD as
 ``expected_version``: if the ticket changed in between, nothing is written and the
-update is computed again from the new state (seed 002 optimistic locking), at most
+update is computed again from the new state (docs/data-model.md#optimistic-locking), at most
 ``ATTEMPTS`` times.
 """
 

@@ -4,8 +4,9 @@ Not a text diff: it reports messages added or removed (with sender and time), pr
 updates and agent decisions added or removed, items whose content changed (matched by
 their ids: ``message_id``, ``update_id``, ``decision_id``), and fields whose value
 changed (old → new) in each of the three files. The shared sync timestamp every update
-stamps (``last_updated`` of E and I, ``last_synchronized`` of T, seed 000 §3.2.1) is
-reported once, as ``old_time``/``new_time``, not as a field change.
+stamps (``last_updated`` of E and I, ``last_synchronized`` of T:
+docs/data-model.md#synchronized-write) is reported once, as ``old_time``/``new_time``,
+not as a field change.
 """
 
 from __future__ import annotations

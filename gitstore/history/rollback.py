@@ -2,9 +2,9 @@
 
 History is never rewritten: a rollback is ONE new synchronized update whose E, I and T
 files have the content they had at the target revision (re-stamped with the rollback's
-own sync time, seed 000 §3.2.1). It goes through the normal write path (``Store.
-replace_files``: writer lock, validation, cross-file rules, compare-and-swap against the
-version read), so a rollback can itself be rolled back. The commit carries a
+own sync time: docs/data-model.md#synchronized-write). It goes through the normal write
+path (``Store.replace_files``: writer lock, validation, cross-file rules,
+compare-and-swap against the version read), so a rollback can itself be rolled back. The commit carries a
 ``Rollback-To: <full commit id>`` trailer and, when given, ``Reason: <text>``.
 """
 

@@ -1,4 +1,4 @@
-"""Importers: turn a platform's export into synchronized updates (issue 6).
+"""Importers: turn a platform's export into synchronized updates.
 
 Every importer is a module exposing an ``Importer`` (see ``base``) as ``IMPORTER`` and,
 when it takes options, a ``make_importer(**options)`` factory; ``IMPORTERS`` maps the

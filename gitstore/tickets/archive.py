@@ -1,6 +1,6 @@
 """Archiving tickets: read-only, hidden from ``ticket list``, history continuous.
 
-Choice (issue 3, "Archive"): an in-place flag, ``archived`` in the T file
+Choice (docs/data-model.md#archived-tickets): an in-place flag, ``archived`` in the T file
 (``WorkflowState.archived``), set and cleared by ordinary synchronized updates. The
 files never move, so a ticket's history, blame and ``--at`` lookups stay continuous
 with no reliance on git's rename detection (which is heuristic and, for files that

@@ -1,4 +1,4 @@
-"""A ticket's complete context (seed 000 §3.3.1 ``get_complete_conversation_context``)."""
+"""A ticket's complete context (docs/data-model.md#complete-context)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def decision_trail(files: TicketFiles) -> list[dict[str, Any]]:
 def complete_context(files: TicketFiles, commit: str, version: str | None = None) -> dict[str, Any]:
     """Return the complete context of a ticket as JSON-ready data.
 
-    Keys (seed 000 §3.3.1): ``ticket_id``, ``external_conversation``,
+    Keys (docs/data-model.md#complete-context): ``ticket_id``, ``external_conversation``,
     ``internal_conversation``, ``workflow_state``, ``unified_timeline``,
     ``decision_trail``; plus ``commit`` (the revision read) and ``version`` (the id of
     the ticket's last change, to pass back as ``expected_version``).

@@ -29,7 +29,7 @@ ITEM_LISTS = {
 
 @dataclass(frozen=True)
 class TicketFiles:
-    """The E, I and T files of one ticket (seed 000 §2.1, the tri-file mesh).
+    """The E, I and T files of one ticket (docs/data-model.md#ticket-files).
 
     Attributes:
         t_no: the ticket number.
@@ -55,8 +55,8 @@ class TicketFiles:
     def stamped(self, when: datetime) -> "TicketFiles":
         """Return a copy whose three files carry ``when`` as the shared sync time.
 
-        Seed 000 §3.2.1 stamps every synchronized update with one timestamp; gitstore
-        sets ``last_updated`` of E and I and ``last_synchronized`` of T to it.
+        Every synchronized update carries one timestamp: ``last_updated`` of E and I
+        and ``last_synchronized`` of T are set to it (docs/data-model.md#synchronized-write).
         """
         return TicketFiles(
             self.t_no,
@@ -76,7 +76,7 @@ def new_ticket(
     contact_info: dict | None = None,
     trello_template: str | None = None,
 ) -> TicketFiles:
-    """Build the three files of a new, empty ticket (seed 000 §3.1).
+    """Build the three files of a new, empty ticket (docs/data-model.md#ticket-files).
 
     Args:
         t_no: the ticket number (already validated).
@@ -87,7 +87,7 @@ def new_ticket(
         platform: ``trello``, ``email`` or ``web_chat`` (the external platform).
 
     Raises:
-        pydantic.ValidationError: an enumeration value outside the seed's.
+        pydantic.ValidationError: an enumeration value outside docs/data-model.md#enumerations.
     """
     return TicketFiles(
         t_no,

@@ -1,15 +1,16 @@
-"""Where ticket files live in the tree, and how they are written (ARCHITECTURE.md "On disk").
+"""Where ticket files live in the tree, and how they are written (docs/data-model.md#layout).
 
 Paths: ``Tickets/T_ext/<a>/<b>/<c>/E_<T_NO>.json`` (likewise ``T_int/…/I_``,
-``tickets/…/T_``) — the seed 000 §2.1 folders with a three-level fan-out ``<a>/<b>/<c>``
+``tickets/…/T_``) — one folder per file kind with a three-level fan-out ``<a>/<b>/<c>``
 made of the first three hex digits of SHA-1(T_NO): 16 entries per level, 4,096 leaf
 folders. A commit rewrites only the trees on the changed paths (``treewrite``), and each
 of those stays small: at 100,000 tickets a leaf holds ~24 entries, so a commit writes
 ~10 KB of objects against ~7 KB at 1,000 tickets (ARCHITECTURE.md "Cost at scale").
-``gitstore path T_NO`` prints where a ticket's files are.
+``gitstore ticket path T_NO`` prints where a ticket's files are.
 
 JSON is deterministic: model field order (open objects sorted), indent 2, UTF-8 (not
-ASCII-escaped), trailing newline, so ``git diff`` and ``git blame`` are line-precise.
+ASCII-escaped), trailing newline, so ``git diff`` and ``git blame`` are line-precise
+(docs/data-model.md#canonical-json).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from gitstore.tickets.models import MODEL_BY_KIND
 
 ROOT = "Tickets"
 FOLDERS = {"E": "T_ext", "I": "T_int", "T": "tickets"}
-"""File kind → folder under ``Tickets/`` (seed 000 §2.1)."""
+"""File kind → folder under ``Tickets/`` (docs/data-model.md#layout)."""
 KINDS = ("E", "I", "T")
 MAX_T_NO_LENGTH = 64
 _T_NO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")

@@ -1,20 +1,20 @@
-"""Pydantic v2 models of the tri-file mesh (seed 000 §3.1).
+"""Pydantic v2 models of a ticket's three files (docs/data-model.md#ticket-files).
 
-Field names, nesting and enumerations follow seed 000 §3.1.1–§3.1.3 exactly. Additions,
-each needed by a later rule and documented here:
+Field names, nesting and enumerations are those of docs/data-model.md#e-file,
+#i-file, #t-file and #items; that page lists every field. Beyond the original design
+(docs/data-model.md#design-departures), each addition needed by a later rule:
 
 - ``schema_version`` on every file, so later migrations can recognise old files.
 - ``update_id`` on progress updates and ``decision_id`` on agent decisions: the merge
-  between sites unions these lists by id (ARCHITECTURE.md "Sync between sites").
-- ``Attachment`` gives the seed's free ``attachments`` array a shape: name, content
-  type, size in bytes and SHA-256 of the content (issue 6: recorded, never inlined).
-- Issue 7 (agents): T gains ``agent_states``, ``phase_transitions`` and
-  ``orchestrator_turns`` (seeds 001/003); a decision gains ``context_commit`` and
-  ``context``. Seed 000 enumerates ``agent`` (classifier|selector|updates) and
-  ``workflow_stage`` (trigger|classifier|selection|action|end); both are relaxed to
-  validated names (``AgentId``, ``StageName``) because agents and stages are store
-  configuration, checked on every write by ``gitstore.agents`` (the seed's values stay
-  the defaults).
+  between sites unions these lists by id (docs/data-model.md#merge-rules).
+- ``Attachment`` gives the free ``attachments`` array a shape: name, content type,
+  size in bytes and SHA-256 of the content (recorded, never inlined).
+- Agents (docs/data-model.md#agents): T gains ``agent_states``, ``phase_transitions``
+  and ``orchestrator_turns``; a decision gains ``context_commit`` and ``context``.
+  ``agent`` and ``workflow_stage`` are validated names (``AgentId``, ``StageName``)
+  rather than fixed enumerations, because agents and stages are store configuration,
+  checked on every write by ``gitstore.agents`` (the original values are the
+  defaults).
 
 Times are timezone-aware UTC (naive times are refused) and serialise as ISO 8601 with
 ``Z``. ``metadata`` and ``platform_specific`` stay open objects; everything else is
@@ -114,14 +114,14 @@ class Attachment(_Model):
 
 
 class ExternalMessageMetadata(_OpenModel):
-    """``messages[].metadata`` of an E file (seed 000 §3.1.1)."""
+    """``messages[].metadata`` of an E file (docs/data-model.md#external-message)."""
 
     trello_card_id: str | None = None
     platform_specific: OpenObject = Field(default_factory=dict)
 
 
 class InternalMessageMetadata(_OpenModel):
-    """``messages[].metadata`` of an I file (seed 000 §3.1.2)."""
+    """``messages[].metadata`` of an I file (docs/data-model.md#internal-message)."""
 
     channel_id: str | None = None
     thread_id: str | None = None
@@ -129,7 +129,7 @@ class InternalMessageMetadata(_OpenModel):
 
 
 class ExternalMessage(_Model):
-    """A message between the customer and the support team (seed 000 §3.1.1)."""
+    """A message between the customer and the support team (docs/data-model.md#external-message)."""
 
     message_id: NonEmpty
     timestamp: UtcTime
@@ -141,9 +141,9 @@ class ExternalMessage(_Model):
 
 
 class InternalMessage(_Model):
-    """A message between the support team and the technical team (seed 000 §3.1.2).
+    """A message between the support team and the technical team (docs/data-model.md#internal-message).
 
-    ``platform`` admits ``slack`` too: the seed lists it among the I file's ``platforms``.
+    ``platform`` admits ``slack`` too, as the I file's ``platforms`` does.
     """
 
     message_id: NonEmpty
@@ -158,7 +158,7 @@ class InternalMessage(_Model):
 
 
 class ProgressUpdate(_Model):
-    """``progress_updates[]`` of an I file (seed 000 §3.1.2), plus ``update_id``."""
+    """``progress_updates[]`` of an I file (docs/data-model.md#progress-update)."""
 
     update_id: NonEmpty
     timestamp: UtcTime
@@ -169,24 +169,22 @@ class ProgressUpdate(_Model):
 
 
 AgentId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]*$")]
-"""An agent id (issue 7). Seed 000 §3.1.3 enumerates ``classifier|selector|updates``;
-agents are arbitrary ids here and are checked against the store's ``agents``
-configuration by ``gitstore.agents`` on write instead."""
+"""An agent id: any id of this form; checked against the store's ``agents``
+configuration by ``gitstore.agents`` on write (docs/data-model.md#agents)."""
 
 StageName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_-]*$")]
-"""A workflow stage. Seed 000 §3.1.3 enumerates ``trigger|classifier|selection|action|end``;
-stages are store configuration here (issue 7, e.g. seed 001's TENEX phases) and are
-checked against the ``workflow`` configuration by ``gitstore.agents`` on write."""
+"""A workflow stage name: stages are store configuration, checked against the
+``workflow`` section by ``gitstore.agents`` on write (docs/data-model.md#workflow-stages)."""
 
 CommitId = Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")]
 """A full git commit id (40 lowercase hex digits)."""
 
 
 class ContextSpec(_Model):
-    """How an agent's context was built, enough to rebuild it byte for byte (issue 7).
+    """How an agent's context was built, enough to rebuild it byte for byte (docs/data-model.md#context-spec).
 
     Attributes:
-        strategy: ``recent``, ``important`` or ``summarized`` (seed 002 §3).
+        strategy: ``recent``, ``important`` or ``summarized`` (docs/data-model.md#agent-contexts).
         max_tokens: the budget in tokens; None for no budget.
         reserve_tokens: tokens kept free for the response.
         tokenizer: the tokenizer that counted (``cl100k_base`` or ``estimate-utf8-bytes/4``).
@@ -203,10 +201,10 @@ class ContextSpec(_Model):
 
 
 class AgentDecision(_Model):
-    """``agent_decisions[]`` of a T file (seed 000 §3.1.3), plus ``decision_id``.
+    """``agent_decisions[]`` of a T file (docs/data-model.md#agent-decision).
 
-    Issue 7 adds ``context_commit`` (the commit the agent's context was built from) and
-    ``context`` (how it was built); both are left out of the file when None.
+    ``context_commit`` (the commit the agent's context was built from) and ``context``
+    (how it was built) are left out of the file when None.
     """
 
     decision_id: NonEmpty
@@ -228,7 +226,7 @@ class AgentDecision(_Model):
 
 
 class AgentState(_Model):
-    """``agent_states[<agent id>]`` of a T file: one agent's view (seeds 001/003, issue 7).
+    """``agent_states[<agent id>]`` of a T file: one agent's view (docs/data-model.md#agent-views).
 
     Attributes:
         last_processed_commit: commit id of the ticket version the agent last processed
@@ -243,7 +241,7 @@ class AgentState(_Model):
 
 
 class PhaseTransition(_Model):
-    """``phase_transitions[]`` of a T file (seed 001 "Phase Transition System")."""
+    """``phase_transitions[]`` of a T file (docs/data-model.md#phase-transition)."""
 
     from_: StageName = Field(validation_alias=AliasChoices("from", "from_"))
     to: StageName
@@ -260,7 +258,7 @@ class PhaseTransition(_Model):
 
 
 class TurnCompletion(_Model):
-    """``completions[]`` of an orchestrator turn (seed 003 "Turn Lifecycle")."""
+    """``completions[]`` of an orchestrator turn (docs/data-model.md#turn-completion)."""
 
     agent: AgentId
     timestamp: UtcTime
@@ -269,7 +267,7 @@ class TurnCompletion(_Model):
 
 
 class OrchestratorTurn(_Model):
-    """``orchestrator_turns[]`` of a T file (seed 001/003 "Orchestrator Turn Management")."""
+    """``orchestrator_turns[]`` of a T file (docs/data-model.md#orchestrator-turn)."""
 
     turn_id: NonEmpty
     timestamp: UtcTime
@@ -322,7 +320,7 @@ class _TicketFile(_Model):
 
 
 class ExternalConversation(_TicketFile):
-    """``E_<T_NO>.json``: the external conversation (seed 000 §3.1.1)."""
+    """``E_<T_NO>.json``: the external conversation (docs/data-model.md#e-file)."""
 
     ticket_id: NonEmpty
     conversation_type: Literal["external"] = "external"
@@ -336,7 +334,7 @@ class ExternalConversation(_TicketFile):
 
 
 class InternalConversation(_TicketFile):
-    """``I_<T_NO>.json``: the internal conversation (seed 000 §3.1.2)."""
+    """``I_<T_NO>.json``: the internal conversation (docs/data-model.md#i-file)."""
 
     ticket_id: NonEmpty
     conversation_type: Literal["internal"] = "internal"
@@ -350,7 +348,7 @@ class InternalConversation(_TicketFile):
 
 
 class WorkflowState(_TicketFile):
-    """``T_<T_NO>.json``: the ticket's workflow state (seed 000 §3.1.3)."""
+    """``T_<T_NO>.json``: the ticket's workflow state (docs/data-model.md#t-file)."""
 
     ticket_id: NonEmpty
     client_name: str
@@ -362,7 +360,7 @@ class WorkflowState(_TicketFile):
     channel: Literal["MATTERMOST", "FLOCK"] = "MATTERMOST"
     assigned_member: str | None = None
     workflow_stage: StageName = "trigger"
-    archived: bool = False  # issue 3: archived tickets are read-only (gitstore/archive.py)
+    archived: bool = False  # read-only while set: docs/data-model.md#archived-tickets
     agent_decisions: list[AgentDecision] = Field(default_factory=list)
     agent_states: dict[AgentId, AgentState] = Field(default_factory=dict)
     phase_transitions: list[PhaseTransition] = Field(default_factory=list)
@@ -373,7 +371,7 @@ class WorkflowState(_TicketFile):
 
     @model_serializer(mode="wrap")
     def _dump_agents(self, handler):  # noqa: ANN001 - pydantic's handler type
-        # issue 7: agent_states is written with sorted agent ids (deterministic bytes)
+        # agent_states is written with sorted agent ids (docs/data-model.md#canonical-json)
         data = handler(self)
         if "agent_states" in data:
             data["agent_states"] = {k: data["agent_states"][k] for k in sorted(data["agent_states"])}

@@ -1,4 +1,4 @@
-"""Cross-file rules of a ticket (seed 000 §3.2.2 ``verify_conversation_consistency``).
+"""Cross-file rules of a ticket (docs/data-model.md#cross-file-rules).
 
 Checked on every write before anything is committed, and by ``verify``:
 
@@ -6,9 +6,9 @@ Checked on every write before anything is committed, and by ``verify``:
 2. ``file_references`` of T name ``E_<T_NO>.json`` and ``I_<T_NO>.json``;
 3. ``synchronized_with`` of E is ``[I_<T_NO>, T_<T_NO>]`` and of I ``[E_<T_NO>, T_<T_NO>]``;
 4. synchronization drift: E ``last_updated``, I ``last_updated`` and T
-   ``last_synchronized`` are equal. The seed allows a drift below
-   ``ACCEPTABLE_DRIFT_SECONDS``; because one commit writes all three files with one
-   timestamp, gitstore can demand zero drift, the strictest form of the same rule;
+   ``last_synchronized`` are equal. Because one commit writes all three files with one
+   timestamp, gitstore demands zero drift rather than a drift below some tolerance
+   (docs/data-model.md#design-departures);
 5. message ids are unique across E and I (the unified timeline is keyed by them);
    ``update_id`` and ``decision_id`` are unique in their lists.
 """
@@ -32,7 +32,7 @@ def cross_file_problems(files: TicketFiles) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     for name, model in ((e_name, files.external), (i_name, files.internal), (t_name, files.workflow)):
         if model.ticket_id != t:
-            problems.append((name, f"ticket_id is {model.ticket_id!r}, expected {t!r} (seed 000 §3.2.2)"))
+            problems.append((name, f"ticket_id is {model.ticket_id!r}, expected {t!r}"))
     refs = files.workflow.file_references
     if refs.external_conversation != e_name:
         problems.append((t_name, f"file_references.external_conversation is {refs.external_conversation!r}, expected {e_name!r}"))
