@@ -14,8 +14,27 @@ several segments.
 Only what Whoosh's query parser would turn into ``Term`` or ``And`` of ``Term``\\ s
 on one scorable field qualifies (``plain_terms``); everything else (operators,
 phrases, wildcards, fuzzy terms, ``field:value``, ranges) goes through Whoosh.
-Postings are read through the W3 codec's block reader when it is there, else posting
-by posting through the public matcher interface (slower, same result).
+
+Whoosh internals (private names of the W3 codec) are read in three places, each behind
+a feature check and with a fallback through Whoosh's public interface that gives the
+same result, slower (``tests/test_guarded_internals.py`` forces each fallback and
+compares):
+
+- ``BLOCK_POSTINGS``: posting blocks decoded whole (``W3LeafMatcher._read_data``,
+  ``_data``, ``_next_block`` …); else posting by posting (``is_active``/``id``/
+  ``weight``/``skip_to``/``next``).
+- ``LENGTH_COLUMN``: the field-length bytes of a segment read in one piece
+  (``whoosh.codec.whoosh3._lenfield``, ``SegmentReader._perdoc._cached_reader``, the
+  column reader's ``_dbfile``/``_basepos``/``_count``); else
+  ``reader.doc_field_length`` per document.
+- ``PERDOC_STORED``: stored fields from the segment's per-document reader
+  (``SegmentReader._perdoc``); else ``searcher.stored_fields``.
+
+Each flag is True only when Whoosh's version lies in the range these internals were
+verified against (``compat.WHOOSH_VERIFIED``: whoosh-reloaded 2.7.5, pinned
+``>=2.7.5,<2.8``) and the classes still have the names read; each use also checks the
+object at hand and falls back when a name is missing. An exception raised here anyway
+is a bug: the caller (``search.execute``) logs it and answers through Whoosh's search.
 
 ``snippet`` builds the highlighted snippet of a hit from the query's terms: tokens of
 the stored text found by the field's tokenizer, matched when the field's analyzer turns
@@ -31,7 +50,7 @@ from array import array
 from itertools import accumulate
 from typing import Iterable
 
-from gitstore_index.compat import whoosh  # noqa: F401  (quiet import before any whoosh submodule)
+from gitstore_index.compat import whoosh, whoosh_verified  # noqa: F401  (quiet import before any whoosh submodule)
 
 _WORDS = re.compile(r"\w+(?:\s+\w+)*")
 _OPERATORS = frozenset({"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE", "TO"})
@@ -75,16 +94,83 @@ def make_query(fieldname: str, terms: list[str]):
 
 
 def supported(searcher) -> bool:
-    """True when the searcher ranks with plain BM25F (Whoosh's default weighting)."""
+    """True when the searcher ranks with BM25F (Whoosh's default weighting).
+
+    The parameters (B, K1, a field's own B) are read from the scorer the weighting
+    makes (``_bm25_parameters``), so a field-specific B is honoured as Whoosh does.
+    """
     from whoosh.scoring import BM25F
 
-    weighting = searcher.weighting
-    return type(weighting) is BM25F and not weighting._field_B
+    return type(searcher.weighting) is BM25F
+
+
+# -------------------------------------------------------------------- feature checks
+_BLOCK_METHODS = ("_read_data", "_read_ids", "_read_weights", "_next_block", "block_max_id")
+"""Private methods of ``whoosh.codec.whoosh3.W3LeafMatcher`` the block reader calls."""
+_BLOCK_STATE = ("_data", "_ids", "_weights", "_byteids", "_blocklength")
+"""Private attributes of a W3 leaf matcher the block reader reads (set per instance)."""
+_COLUMN_STATE = ("_dbfile", "_basepos", "_count", "_fixedlen")
+"""Private attributes of the length column's reader (``FixedBytesColumn.Reader``)."""
+
+
+def block_postings_available() -> bool:
+    """Feature check: posting blocks can be decoded whole (``BLOCK_POSTINGS``).
+
+    True when Whoosh's version is in ``compat.WHOOSH_VERIFIED`` and
+    ``W3LeafMatcher`` still has the private methods read (``_BLOCK_METHODS``).
+    """
+    if not whoosh_verified():
+        return False
+    try:
+        from whoosh.codec.whoosh3 import W3LeafMatcher
+    except ImportError:
+        return False
+    return all(callable(getattr(W3LeafMatcher, name, None)) for name in _BLOCK_METHODS)
+
+
+def length_column_available() -> bool:
+    """Feature check: a segment's field-length bytes can be read in one piece
+    (``LENGTH_COLUMN``): verified Whoosh version, and the W3 codec still has
+    ``LENGTHS_COLUMN`` (one byte per document), ``_lenfield`` and
+    ``W3PerDocReader._cached_reader``."""
+    if not whoosh_verified():
+        return False
+    try:
+        from whoosh.codec import whoosh3
+    except ImportError:
+        return False
+    column = getattr(whoosh3, "LENGTHS_COLUMN", None)
+    return (
+        callable(getattr(whoosh3, "_lenfield", None))
+        and callable(getattr(getattr(whoosh3, "W3PerDocReader", None), "_cached_reader", None))
+        and getattr(column, "_typecode", None) == "B"
+    )
+
+
+def perdoc_stored_available() -> bool:
+    """Feature check: stored fields can be read from a segment's per-document reader
+    (``PERDOC_STORED``): verified Whoosh version and ``W3PerDocReader.stored_fields``."""
+    if not whoosh_verified():
+        return False
+    try:
+        from whoosh.codec.whoosh3 import W3PerDocReader
+    except ImportError:
+        return False
+    return callable(getattr(W3PerDocReader, "stored_fields", None))
+
+
+BLOCK_POSTINGS: bool = block_postings_available()
+"""Decode posting blocks whole (else: the public matcher interface, posting by posting)."""
+LENGTH_COLUMN: bool = length_column_available()
+"""Read field lengths as one column (else: ``reader.doc_field_length`` per document)."""
+PERDOC_STORED: bool = perdoc_stored_available()
+"""Read stored fields from the segment's per-document reader (else: ``searcher.stored_fields``)."""
 
 
 # -------------------------------------------------------------------- postings
-def _leaf_postings(matcher, only: list[int] | None = None) -> tuple[list[int], list[float]]:
-    """(document numbers, weights) of a leaf posting matcher, block by block.
+def _block_postings(matcher, only: list[int] | None = None) -> tuple[list[int], list[float]]:
+    """(document numbers, weights) of a W3 leaf posting matcher, block by block
+    (``BLOCK_POSTINGS``: private W3 internals).
 
     Args:
         only: ascending document numbers; when given, blocks that cannot hold any of
@@ -93,16 +179,7 @@ def _leaf_postings(matcher, only: list[int] | None = None) -> tuple[list[int], l
     """
     ids: list[int] = []
     weights: list[float] = []
-    blockwise = all(hasattr(matcher, name) for name in ("_read_ids", "_read_weights", "_next_block", "_ids", "_weights"))
-    read = _block_reader(matcher) if blockwise else None
-    if not blockwise:
-        wanted = set(only) if only is not None else None
-        while matcher.is_active():
-            if wanted is None or matcher.id() in wanted:
-                ids.append(matcher.id())
-                weights.append(matcher.weight())
-            matcher.next()
-        return ids, weights
+    read = _block_reader(matcher)
     if only is None:
         while matcher.is_active():
             block_ids, block_weights = read()
@@ -124,22 +201,46 @@ def _leaf_postings(matcher, only: list[int] | None = None) -> tuple[list[int], l
     return ids, weights
 
 
+def _matcher_postings(matcher, only: list[int] | None = None) -> tuple[list[int], list[float]]:
+    """(document numbers, weights) of any posting matcher through Whoosh's public
+    matcher interface: the fallback of ``_block_postings`` (same result, slower).
+
+    Args:
+        only: ascending document numbers; when given, the matcher skips to each
+            (``skip_to``) and only these documents are returned.
+    """
+    ids: list[int] = []
+    weights: list[float] = []
+    if only is None:
+        while matcher.is_active():
+            ids.append(matcher.id())
+            weights.append(matcher.weight())
+            matcher.next()
+        return ids, weights
+    for doc in only:
+        if not matcher.is_active():
+            break
+        matcher.skip_to(doc)
+        if matcher.is_active() and matcher.id() == doc:
+            ids.append(doc)
+            weights.append(matcher.weight())
+    return ids, weights
+
+
 def _block_reader(matcher):
     """Return ``read()``: the current block's (ids, weights) of a W3 leaf matcher.
 
     Decodes the block's data tuple directly (ids as running sums with
     ``itertools.accumulate``, uniform weights as one repeated value), which is what
     the matcher's ``_read_ids``/``_read_weights`` compute one Python step per posting;
-    falls back to those when the block data is not in the expected shape.
+    falls back to those when the block data is not in the expected shape. The caller
+    checked that the matcher has every name read (``_BLOCK_METHODS``, ``_BLOCK_STATE``).
     """
 
     def generic():
         matcher._read_ids()
         matcher._read_weights()
         return matcher._ids, matcher._weights
-
-    if not all(hasattr(matcher, n) for n in ("_read_data", "_data", "_byteids", "_blocklength")):
-        return generic
 
     def read():
         if matcher._data is None:
@@ -170,12 +271,17 @@ def _postings(reader, fieldname: str, term: str, only: list[int] | None = None) 
         matcher = reader.postings(fieldname, term)
     except TermNotFound:
         return [], []
-    if isinstance(matcher, FilterMatcher):  # the segment has deleted documents
-        ids, weights = _leaf_postings(matcher.child, only)
-        deleted = reader.deleted_docs_set
-        kept = [(d, w) for d, w in zip(ids, weights) if d not in deleted]
-        return [d for d, _w in kept], [w for _d, w in kept]
-    return _leaf_postings(matcher, only)
+    if BLOCK_POSTINGS:
+        filtered = isinstance(matcher, FilterMatcher)  # the segment has deleted documents
+        leaf = matcher.child if filtered else matcher
+        if all(hasattr(leaf, name) for name in _BLOCK_METHODS + _BLOCK_STATE):
+            ids, weights = _block_postings(leaf, only)
+            if not filtered:
+                return ids, weights
+            deleted = reader.deleted_docs_set
+            kept = [(d, w) for d, w in zip(ids, weights) if d not in deleted]
+            return [d for d, _w in kept], [w for _d, w in kept]
+    return _matcher_postings(matcher, only)  # Whoosh's FilterMatcher leaves deleted documents out
 
 
 _LENGTH_CODES: dict[tuple, bytes] = {}
@@ -186,9 +292,12 @@ _NORMS: dict[tuple, list[float]] = {}
 def _length_codes(reader, fieldname: str) -> bytes | None:
     """Each document's field-length byte in one segment (Whoosh's lossy length code).
 
-    Read in one piece from the W3 length column and cached per segment; None when
-    the codec offers no such column (lengths are then read per document).
+    Read in one piece from the W3 length column (``LENGTH_COLUMN``: private W3
+    internals) and cached per segment; None when that is off or the segment's reader
+    lacks a name read (lengths are then read per document, ``doc_field_length``).
     """
+    if not LENGTH_COLUMN:
+        return None
     try:
         segment = reader.segment()
         key = (segment.segment_id(), fieldname, reader.doc_count_all())
@@ -197,37 +306,52 @@ def _length_codes(reader, fieldname: str) -> bytes | None:
     cached = _LENGTH_CODES.get(key)
     if cached is not None:
         return cached
-    try:
-        from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
+    from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
 
-        column = reader._perdoc._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
-        codes = column._dbfile.get(column._basepos, column._count)
-        codes = bytes(codes) + bytes(reader.doc_count_all() - len(codes))
-    except (AttributeError, ImportError, TypeError):
+    perdoc = getattr(reader, "_perdoc", None)
+    if not callable(getattr(perdoc, "_cached_reader", None)):
         return None
+    column = perdoc._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
+    if column is None or not all(hasattr(column, name) for name in _COLUMN_STATE) or column._fixedlen != 1:
+        return None
+    codes = bytes(column._dbfile.get(column._basepos, column._count))
+    codes += bytes(reader.doc_count_all() - len(codes))
     if len(_LENGTH_CODES) > 256:
         _LENGTH_CODES.clear()
     _LENGTH_CODES[key] = codes
     return codes
 
 
-def _term_scores(searcher, reader, offset: int, fieldname: str, term: str, only: list[int] | None = None) -> dict[int, float]:
+def _bm25_parameters(searcher, fieldname: str, term: str) -> tuple[float, float, float, float]:
+    """``(idf, average field length, B, K1)`` of a term, from the scorer Whoosh's BM25F
+    makes for it (public attributes of ``whoosh.scoring.BM25FScorer``): idf and average
+    length from the top searcher, the field's own B when the weighting sets one."""
+    scorer = searcher.weighting.scorer(searcher, fieldname, term)
+    return scorer.idf, scorer.avgfl, scorer.B, scorer.K1
+
+
+def _term_scores(searcher, reader, offset: int, fieldname: str, term: str, only: list[int] | None = None,
+                 parameters: dict | None = None) -> dict[int, float]:
     """BM25F score of every document of one segment holding ``term`` (global numbers);
     with ``only`` (ascending local numbers), of those of them that hold it.
 
     Whoosh's ``BM25FScorer``: idf and average field length from the top searcher,
     the document's field length from its lossy length byte, ``bm25(idf, tf, fl,
     avgfl, B, K1)`` evaluated with the same operations in the same order.
+
+    Args:
+        parameters: term → ``_bm25_parameters``, filled here (one scorer per term and
+            query, not per segment).
     """
     from whoosh.util.numeric import byte_to_length
 
     ids, weights = _postings(reader, fieldname, term, only)
     if not ids:  # as Whoosh: a term with no postings has no scorer (an empty index has no idf)
         return {}
-    weighting = searcher.weighting
-    B, K1 = weighting.B, weighting.K1
-    idf = searcher.idf(fieldname, term)
-    avgfl = searcher.avg_field_length(fieldname) or 1
+    parameters = {} if parameters is None else parameters
+    if term not in parameters:
+        parameters[term] = _bm25_parameters(searcher, fieldname, term)
+    idf, avgfl, B, K1 = parameters[term]
     k1p1 = K1 + 1
     codes = _length_codes(reader, fieldname)
     if codes is not None:
@@ -255,17 +379,18 @@ def match(searcher, fieldname: str, terms: list[str]) -> dict[int, float]:
         Global document number → score, as Whoosh scores ``And([Term, …])``.
     """
     found: dict[int, float] = {}
+    parameters: dict[str, tuple] = {}
     for reader, offset in searcher.reader().leaf_readers():
         if len(terms) == 1:
-            found.update(_term_scores(searcher, reader, offset, fieldname, terms[0]))
+            found.update(_term_scores(searcher, reader, offset, fieldname, terms[0], parameters=parameters))
             continue
         order = sorted(terms, key=lambda t: reader.doc_frequency(fieldname, t))
-        per_term = {order[0]: _term_scores(searcher, reader, offset, fieldname, order[0])}
+        per_term = {order[0]: _term_scores(searcher, reader, offset, fieldname, order[0], parameters=parameters)}
         for term in order[1:]:
             candidates = sorted(d - offset for d in min(per_term.values(), key=len))
             if not candidates:
                 break
-            scores = _term_scores(searcher, reader, offset, fieldname, term, candidates)
+            scores = _term_scores(searcher, reader, offset, fieldname, term, candidates, parameters)
             per_term[term] = scores
         if len(per_term) < len(terms):
             continue
@@ -305,12 +430,14 @@ _STEMS: dict[tuple[int, str], tuple[str, ...]] = {}
 
 
 def _analysed(analyzer, word: str) -> tuple[str, ...]:
+    """The terms a token of the text was indexed as (``mode="index"``: an analyser may
+    index more than one term per token, such as the parts of a joined word)."""
     key = (id(analyzer), word)
     found = _STEMS.get(key)
     if found is None:
         if len(_STEMS) > 200_000:
             _STEMS.clear()
-        found = _STEMS[key] = tuple(t.text for t in analyzer(word, mode="query"))
+        found = _STEMS[key] = tuple(t.text for t in analyzer(word, mode="index"))
     return found
 
 
@@ -430,15 +557,18 @@ def _word_char(char: str) -> bool:
 
 
 def stored_fields(searcher, docnum: int) -> dict:
-    """The stored fields of a document (global number), read straight from its
-    segment's per-document reader when the codec has one (Whoosh's own
-    ``stored_fields`` also drops names missing from the schema, which never happens
-    here: an index of another schema is rebuilt)."""
-    reader = searcher.reader()
-    for leaf, offset in reversed(reader.leaf_readers()):
-        if docnum >= offset:
-            perdoc = getattr(leaf, "_perdoc", None)
-            if perdoc is not None and hasattr(perdoc, "stored_fields"):
-                return perdoc.stored_fields(docnum - offset)
-            break
+    """The stored fields of a document (global number).
+
+    Read straight from its segment's per-document reader when ``PERDOC_STORED`` is on
+    and the segment's reader has one (private ``SegmentReader._perdoc``); else through
+    ``searcher.stored_fields``, which also drops names missing from the schema (never
+    the case here: an index of another schema is rebuilt).
+    """
+    if PERDOC_STORED:
+        for leaf, offset in reversed(list(searcher.reader().leaf_readers())):
+            if docnum >= offset:
+                perdoc = getattr(leaf, "_perdoc", None)
+                if callable(getattr(perdoc, "stored_fields", None)):
+                    return perdoc.stored_fields(docnum - offset)
+                break
     return searcher.stored_fields(docnum)

@@ -6,11 +6,14 @@ of kinds the role may not see (``roles``) are masked inside the search, so they 
 nowhere: not in hits, snippets, ``total`` or ``facets``.
 
 Plain word queries (most searches) are answered by ``fastpath`` from the same index,
-with the same ranking; every other query by Whoosh's searcher.
+with the same ranking; every other query by Whoosh's searcher. An exception in the fast
+path is a bug: it is logged (logger ``gitstore.index``) and the query is answered by
+Whoosh's searcher instead. Only a damaged index (``SearchIndex.damage``) is rebuilt.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,6 +23,8 @@ from gitstore_index.fastpath import make_query, plain_terms
 from gitstore_index.query import parse_query, parse_when, term, time_range
 from gitstore_index.roles import check_role, default_role, hidden_kinds
 from gitstore_index.schema import POSITIONS_FIELD
+
+log = logging.getLogger("gitstore.index")
 
 SNIPPET_CHARS = 200
 """Longest snippet fragment, in characters."""
@@ -97,13 +102,13 @@ def _format_time(value: Any) -> str | None:
 
 def _formatter():
     """Whoosh highlight formatter: matched words between ``**``, fragments joined by `` … ``."""
-    from whoosh.highlight import Formatter
+    from whoosh.highlight import Formatter, get_text
 
     class Marks(Formatter):
         between = " … "
 
         def format_token(self, text, token, replace=False):
-            return "**" + self._text(token.text if replace else text[token.startchar : token.endchar]) + "**"
+            return "**" + get_text(text, token, replace) + "**"
 
     return Marks()
 
@@ -116,10 +121,15 @@ def _snippet(hit, analyzer, terms: set[str]) -> str:
     snippet = ""
     try:
         snippet = hit.highlights("content", text=text, top=2)
-    except Exception:  # highlighting is cosmetic; fall back to the text's start
+    except Exception as exc:  # highlighting is cosmetic: say so, fall back to our marks or the text's start
+        log.warning("Whoosh's highlighter failed on document %s (%s); snippet marked without it", hit.docnum, exc, exc_info=exc)
         snippet = ""
     if not snippet and terms:
-        snippet = fastpath.snippet(text, analyzer, terms, maxchars=SNIPPET_CHARS, surround=SNIPPET_SURROUND) or ""
+        try:
+            snippet = fastpath.snippet(text, analyzer, terms, maxchars=SNIPPET_CHARS, surround=SNIPPET_SURROUND) or ""
+        except Exception as exc:  # a bug in the fast snippet: logged, the text's start instead
+            log.warning("fast snippet failed on document %s (%s); showing the text's start", hit.docnum, exc, exc_info=exc)
+            snippet = ""
     if not snippet:
         return _plain_start(text)
     return " ".join(snippet.split())
@@ -132,20 +142,30 @@ def _plain_start(text: str) -> str:
 
 
 def _kind_sets(index, searcher) -> dict[str, set[int]]:
-    """Docnums of each kind, computed once per searcher generation and kept."""
-    cached = getattr(index, "_kind_sets_cache", None)
+    """Docnums of each kind, computed once per searcher generation and kept (``index.memo``)."""
+    cached = index.memo.get("kind_sets")
     if cached is not None and cached[0] is searcher:
         return cached[1]
     sets = {k: set(searcher.docs_for_query(term("kind", k))) for k in ("external", "internal", "workflow")}
-    index._kind_sets_cache = (searcher, sets)
+    index.memo["kind_sets"] = (searcher, sets)
     return sets
 
 
-def _hidden_docs(index, searcher, hidden: frozenset) -> set[int]:
-    """Docnums of the kinds a role may not see (cached like ``_kind_sets``)."""
-    cached = getattr(index, "_hidden_cache", None)
+def hidden_docs(index, searcher, hidden: frozenset) -> set[int]:
+    """Docnums of the documents of kinds a role may not see (the search's mask).
+
+    Args:
+        index: the open ``SearchIndex`` (the sets are kept in ``index.memo`` for as
+            long as ``searcher`` is the current one).
+        searcher: the index's current Whoosh searcher.
+        hidden: kind names (``roles.hidden_kinds``).
+
+    Returns:
+        Global document numbers.
+    """
+    cached = index.memo.get("hidden")
     if cached is None or cached[0] is not searcher:
-        cached = index._hidden_cache = (searcher, {})
+        cached = index.memo["hidden"] = (searcher, {})
     if hidden not in cached[1]:
         kind_sets = _kind_sets(index, searcher)
         cached[1][hidden] = set().union(*(kind_sets[k] for k in hidden))
@@ -305,55 +325,84 @@ def run_search(index, query: str, **options: Any) -> SearchResults:
 
 
 def execute(index, plan: SearchPlan) -> SearchResults:
-    """Run a prepared search on an open ``SearchIndex``; rebuilds once if Whoosh fails
-    to read the index (damaged files) and retries.
+    """Run a prepared search on an open ``SearchIndex``.
+
+    A plain word query goes through ``fastpath`` when the searcher supports it; an
+    exception there is a bug, logged as a warning on ``gitstore.index`` (with the
+    traceback), and the query is answered by Whoosh's own search. When the search
+    fails and the index is really damaged (``SearchIndex.damage``: Whoosh could not
+    decode its files, or its files — table of contents, segments — cannot be opened
+    now), the index is rebuilt from HEAD once, with a notice, and the search retried;
+    any other exception is raised as it is.
 
     Raises:
         LockTimeout: the index had to catch up and another writer held it too long.
     """
     from gitstore.errors import GitStoreError
-    from whoosh.query import And
 
-    query, role, parsed, filters = plan.query, plan.role, plan.parsed, plan.filters
-    status, priority, limit = plan.status, plan.priority, plan.limit
     for attempt in (1, 2):
         index.ensure_fresh()
         try:
-            searcher = index.searcher()
-            filter_docs = None
-            if status or priority:
-                filter_docs = _ticket_filter(searcher, status, priority)
-                if filters:
-                    filter_docs &= set(searcher.docs_for_query(And(filters)))
-                if not filter_docs:  # Whoosh reads an empty filter set as "no filter"
-                    return SearchResults(query, role, 0, [], {"kind": {}}, index.commit, list(index.notices))
-            elif filters:
-                filter_docs = And(filters) if len(filters) > 1 else filters[0]
-            mask = None
-            if plan.hidden:  # the role's hidden kinds, as a docnum set cached per index generation
-                mask = _hidden_docs(index, searcher, plan.hidden)
-            if plan.terms and fastpath.supported(searcher):
-                return _execute_plain(index, searcher, plan, filter_docs, mask)
-            results = searcher.search(parsed, limit=limit, filter=filter_docs, mask=mask or None)
-            results.fragmenter.maxchars = SNIPPET_CHARS
-            results.fragmenter.surround = SNIPPET_SURROUND
-            results.formatter = _formatter()
-            facets = {"kind": _kind_counts(index, searcher, parsed, filter_docs, plan.hidden)} if plan.count else {}
-            analyzer = searcher.schema["content"].analyzer
-            words = {t for f, t in parsed.iter_all_terms(phrases=True) if f in ("content", POSITIONS_FIELD) and isinstance(t, str)}
-            hits = [
-                _hit(position, hit.score, hit.fields(), _snippet(hit, analyzer, words))
-                for position, hit in enumerate(results[:limit], start=1)
-            ]
-            total = sum(facets["kind"].values()) if plan.count else None
-            return SearchResults(query, role, total, hits, facets, index.commit, list(index.notices))
+            return _execute(index, plan)
         except GitStoreError:
             raise
-        except Exception as exc:  # Whoosh failing to read its files: rebuild once, retry
-            if attempt == 2:
+        except Exception as exc:
+            problem = index.damage(exc)
+            if problem is None or attempt == 2:
                 raise
-            index.recover(exc)
+            index.recover(problem)
     raise AssertionError("unreachable")
+
+
+def _execute(index, plan: SearchPlan) -> SearchResults:
+    """One attempt of ``execute``: the fast path for a plain query, else (or when it
+    fails) Whoosh's search."""
+    from gitstore.errors import GitStoreError
+    from whoosh.query import And
+
+    filters, status, priority = plan.filters, plan.status, plan.priority
+    searcher = index.searcher()
+    filter_docs = None
+    if status or priority:
+        filter_docs = _ticket_filter(searcher, status, priority)
+        if filters:
+            filter_docs &= set(searcher.docs_for_query(And(filters)))
+        if not filter_docs:  # Whoosh reads an empty filter set as "no filter"
+            return SearchResults(plan.query, plan.role, 0, [], {"kind": {}}, index.commit, list(index.notices))
+    elif filters:
+        filter_docs = And(filters) if len(filters) > 1 else filters[0]
+    mask = None
+    if plan.hidden:  # the role's hidden kinds, as a docnum set cached per index generation
+        mask = hidden_docs(index, searcher, plan.hidden)
+    if plan.terms and fastpath.supported(searcher):
+        try:
+            return _execute_plain(index, searcher, plan, filter_docs, mask)
+        except GitStoreError:
+            raise
+        except Exception as exc:  # a bug of the fast path, never a reason to rebuild: Whoosh answers
+            log.warning(
+                "plain-word search path failed on %r (%s: %s); answering with Whoosh's search",
+                plan.query, type(exc).__name__, exc, exc_info=exc,
+            )
+    return _execute_whoosh(index, searcher, plan, filter_docs, mask)
+
+
+def _execute_whoosh(index, searcher, plan: SearchPlan, filter_docs, mask) -> SearchResults:
+    """Any query through Whoosh's searcher (its collector, highlighter and matchers)."""
+    parsed, limit = plan.parsed, plan.limit
+    results = searcher.search(parsed, limit=limit, filter=filter_docs, mask=mask or None)
+    results.fragmenter.maxchars = SNIPPET_CHARS
+    results.fragmenter.surround = SNIPPET_SURROUND
+    results.formatter = _formatter()
+    facets = {"kind": _kind_counts(index, searcher, parsed, filter_docs, plan.hidden)} if plan.count else {}
+    analyzer = searcher.schema["content"].analyzer
+    words = {t for f, t in parsed.iter_all_terms(phrases=True) if f in ("content", POSITIONS_FIELD) and isinstance(t, str)}
+    hits = [
+        _hit(position, hit.score, hit.fields(), _snippet(hit, analyzer, words))
+        for position, hit in enumerate(results[:limit], start=1)
+    ]
+    total = sum(facets["kind"].values()) if plan.count else None
+    return SearchResults(plan.query, plan.role, total, hits, facets, index.commit, list(index.notices))
 
 
 def _hit(rank: int, score: float, fields: dict, snippet_text: str) -> Hit:

@@ -6,14 +6,21 @@ from that commit to HEAD by a tree diff (``gitstore.history.changes.changed_tick
 pull, a plain ``git commit`` or a crash can never leave search silently stale. An
 index built with another schema version, or one that cannot be read (a corrupted
 folder), is rebuilt from HEAD with a notice saying so. Writers hold ``IndexLock``.
+
+Only signs of real damage rebuild an index (``SearchIndex.damage``): files that cannot
+be opened or decoded. Any other exception a search raises is a bug; it is never
+answered by a rebuild, which would hide it (``search.execute``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import pickle
 import shutil
+import struct
 import sys
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -33,6 +40,10 @@ log.addHandler(logging.NullHandler())
 
 WRITER_MEMORY_MB = 128
 """Memory for one Whoosh writer's buffer, in megabytes."""
+DECODE_ERRORS = (EOFError, zlib.error, struct.error, pickle.UnpicklingError)
+"""What Whoosh raises when the bytes of an index file are truncated or garbled
+(posting blocks are zlib-compressed pickles behind ``struct`` headers): a sign of
+damage wherever a search meets it."""
 
 
 @dataclass
@@ -98,6 +109,9 @@ class SearchIndex:
         lock: the ``IndexLock`` held by every writer.
         notices: one-line messages about what the index did on its own (rebuilt a
             corrupted index, skipped an invalid ticket file …), newest last.
+        memo: data ``search`` derives from the current searcher (document sets of
+            each kind, roles' masks), each entry stored with the searcher it was
+            computed from and recomputed when the searcher changes.
     """
 
     def __init__(self, store, *, lock_timeout: float = 30.0, report: Callable[[str], None] | None = None):
@@ -105,6 +119,7 @@ class SearchIndex:
         self.folder = index_dir(store)
         self.lock = IndexLock(lock_path(store), lock_timeout)
         self.notices: list[str] = []
+        self.memo: dict[str, Any] = {}
         self._report = report
         self._ix = None
         self._state: IndexState | None = None
@@ -189,6 +204,7 @@ class SearchIndex:
         if self._searcher is not None:
             self._searcher.close()
             self._searcher = None
+        self.memo.clear()
 
     def __enter__(self) -> "SearchIndex":
         return self
@@ -450,11 +466,41 @@ class SearchIndex:
         if state.pending is not None or state.commit != str(self.store.head().id):
             self.catch_up()
 
-    def recover(self, exc: BaseException) -> None:
-        """Rebuild after Whoosh failed to read the index (damaged segment files)."""
+    def damage(self, exc: BaseException | None = None) -> str | None:
+        """Say why the index's files cannot be read, or None when they can.
+
+        Damage is either ``exc`` (what a search raised) being a decoding error of
+        Whoosh's file formats (``DECODE_ERRORS``), or the folder failing a fresh read
+        now: its table of contents and every segment's files opened by a new reader
+        (missing, truncated or unreadable segment files). Any other exception is not
+        damage; a rebuild would hide it, not fix it.
+
+        Args:
+            exc: the exception a search raised, if any.
+
+        Returns:
+            A one-line reason, or None.
+        """
+        if isinstance(exc, DECODE_ERRORS):
+            return _short(exc)
+        try:
+            _open_whoosh(self.folder)
+        except StateUnreadable as unreadable:
+            return str(unreadable)
+        return None
+
+    def recover(self, problem: str) -> None:
+        """Rebuild from HEAD, with a notice, after ``damage`` found the index damaged.
+
+        Args:
+            problem: the reason ``damage`` gave (shown in the notice).
+
+        Raises:
+            LockTimeout: another writer held the index lock.
+        """
         self.close()
         with self.lock:
-            self._notice(f"search index at {self.folder} is corrupted ({_short(exc)}); rebuilding it from HEAD")
+            self._notice(f"search index at {self.folder} is corrupted ({problem}); rebuilding it from HEAD")
             self._rebuild_locked(False)
 
     def search(self, query: str, **options: Any):
@@ -498,12 +544,13 @@ def index_status(store) -> IndexStatus:
     try:
         state = read_state(folder)
         ix = _open_whoosh(folder)
+        with ix.reader() as reader:  # public API: one leaf reader per segment
+            segments = len(list(reader.leaf_readers())) if reader.doc_count_all() else 0
     except StateUnreadable as exc:
         return IndexStatus(True, str(folder), None, head, False, size_bytes=size, problem=str(exc))
-    try:
-        segments = len(ix._segments())
-    except Exception:  # a private Whoosh call: the count is informative only
-        segments = 0
+    except Exception as exc:  # Whoosh raises many types on damaged files; all mean "unreadable"
+        problem = f"Whoosh index unreadable ({_short(exc)})"
+        return IndexStatus(True, str(folder), None, head, False, size_bytes=size, problem=problem)
     return IndexStatus(
         exists=True,
         folder=str(folder),

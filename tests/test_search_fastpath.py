@@ -92,14 +92,14 @@ def _open(path):
 
 
 def test_plain_queries_rank_as_whoosh_on_one_segment(built, tmp_path):
-    from gitstore_index.search import _hidden_docs
+    from gitstore_index.search import hidden_docs
 
     shutil.copytree(built, tmp_path / "s", symlinks=True)
     _store, index = _open(tmp_path / "s")
     searcher = index.searcher()
     assert len(searcher.reader().leaf_readers()) == 1
     _compare_random_queries(searcher, seed=1)
-    mask = _hidden_docs(index, searcher, frozenset({"internal"}))
+    mask = hidden_docs(index, searcher, frozenset({"internal"}))
     assert mask
     _compare_random_queries(searcher, seed=2, mask=mask)
     allowed = set(list(searcher.document_numbers())[::3])
@@ -107,7 +107,7 @@ def test_plain_queries_rank_as_whoosh_on_one_segment(built, tmp_path):
 
 
 def test_plain_queries_rank_as_whoosh_with_segments_and_deletions(built, tmp_path):
-    from gitstore_index.search import _hidden_docs
+    from gitstore_index.search import hidden_docs
 
     shutil.copytree(built, tmp_path / "s", symlinks=True)
     store, index = _open(tmp_path / "s")
@@ -128,7 +128,7 @@ def test_plain_queries_rank_as_whoosh_with_segments_and_deletions(built, tmp_pat
     assert len(searcher.reader().leaf_readers()) > 1
     assert searcher.reader().has_deletions()
     _compare_random_queries(searcher, seed=4)
-    _compare_random_queries(searcher, seed=5, mask=_hidden_docs(index, searcher, frozenset({"internal"})))
+    _compare_random_queries(searcher, seed=5, mask=hidden_docs(index, searcher, frozenset({"internal"})))
     ours, _ = _fast(searcher, ["refund"], 100)
     theirs, _ = _whoosh(searcher, ["refund"], 100)
     _same_ranking(ours, theirs)

@@ -15,12 +15,18 @@ once per flush, not per update). The commit the working tree reflects is recorde
 ``.git/gitstore/worktree``; when a store opens and HEAD differs (a crash between the
 ref update and the checkout, or a plain ``git`` command), the tree diff between the two
 commits is caught up the same way.
+
+Files are staged with their stat data through pygit2's C binding (``_stage_with_stat``:
+private pygit2 names, behind the ``FAST_STAGE`` feature check); when that is off,
+through pygit2's public ``Index.add(path)``, which gives the same ``.git/index``
+(``tests/test_guarded_internals.py`` compares the two with the git binary).
 """
 
 from __future__ import annotations
 
 import itertools
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,6 +39,53 @@ _COUNTER = itertools.count()
 CONTENT_BUDGET = 64 * 1024 * 1024
 """Bytes of pending new file content kept in memory between a commit and the checkout
 (beyond that, ``flush`` reads blobs back from the object database)."""
+
+PYGIT2_VERIFIED = ((1, 15), (2,))
+"""pygit2 versions ``[low, high)`` whose private C-binding names ``_stage_with_stat``
+uses were verified against: ``IndexEntry._to_c``, ``Index._index``,
+``pygit2.ffi.C.git_index_add``, ``pygit2.errors.check_error`` and libgit2's
+``git_index_entry`` layout are the same in the source of pygit2 1.15.0 to 1.20.0, and
+were run with 1.21.0 (libgit2 1.9). pyproject.toml pins ``pygit2>=1.15,<2``."""
+_STAT_FIELDS = ("ctime", "mtime", "dev", "ino", "uid", "gid", "file_size")
+
+
+def _version(text: str) -> tuple[int, ...]:
+    """``"1.21.0"`` → ``(1, 21, 0)`` (numeric parts only; ``"1.21.0rc1"`` → ``(1, 21, 0)``)."""
+    numbers = re.match(r"\d+(?:\.\d+)*", text or "")
+    return tuple(int(part) for part in numbers.group(0).split(".")) if numbers else ()
+
+
+def fast_stage_available(version: str | None = None) -> bool:
+    """Feature check for staging entries with stat data through pygit2's C binding.
+
+    True when pygit2's version lies in ``PYGIT2_VERIFIED`` and the names used are
+    there: ``IndexEntry._to_c``, ``pygit2.ffi.C.git_index_add``,
+    ``pygit2.errors.check_error`` and the stat fields of ``git_index_entry``.
+
+    Args:
+        version: a pygit2 version string; the installed one's when None.
+    """
+    found = _version(pygit2.__version__ if version is None else version)
+    low, high = PYGIT2_VERIFIED
+    if not found or not low <= found < high:
+        return False
+    try:
+        from pygit2.errors import check_error
+        from pygit2.ffi import C, ffi
+
+        fields = {name for name, _field in ffi.typeof("git_index_entry").fields}
+    except Exception:  # an import, a name or a C type gone (cffi's ffi.error): not available
+        return False
+    return (
+        callable(check_error)
+        and callable(getattr(pygit2.IndexEntry, "_to_c", None))
+        and callable(getattr(C, "git_index_add", None))
+        and fields.issuperset(_STAT_FIELDS)
+    )
+
+
+FAST_STAGE: bool = fast_stage_available()
+"""Stage files with their stat data through pygit2's C binding (else ``Index.add(path)``)."""
 
 
 class WorktreeSync:
@@ -93,7 +146,7 @@ class WorktreeSync:
         self.contents.clear()
         self._content_bytes = 0
         if self.target is not None and not self.repo.is_bare:
-            self._mark(self.target)
+            self.mark(self.target)
         return kept
 
     def _apply_pending(self) -> list[str]:
@@ -144,10 +197,13 @@ class WorktreeSync:
         except FileNotFoundError:
             return None
 
-    def _mark(self, commit_id: pygit2.Oid) -> None:
+    def mark(self, commit_id: pygit2.Oid) -> None:
+        """Record that the working tree and ``.git/index`` now reflect ``commit_id``."""
         tmp = self.marker.with_suffix(".tmp")
         tmp.write_text(f"{commit_id}\n")
         os.replace(tmp, self.marker)
+
+    _mark = mark  # the former name, still called by committed store.py, verify.py and bench/ until they call mark
 
     def catch_up(self, head: pygit2.Commit, prefix: str = "") -> list[str]:
         """Bring the working tree from the recorded commit to ``head`` (repair on open).
@@ -156,7 +212,7 @@ class WorktreeSync:
         """
         recorded = self.recorded()
         if recorded is None or self.repo.is_bare:
-            self._mark(head.id) if not self.repo.is_bare else None
+            self.mark(head.id) if not self.repo.is_bare else None
             return []
         if recorded == str(head.id):
             return []
@@ -165,7 +221,7 @@ class WorktreeSync:
         except (KeyError, ValueError):
             old_tree = None
         if old_tree is None:
-            self._mark(head.id)
+            self.mark(head.id)
             return []
         from gitstore.history.changes import changed_paths
 
@@ -200,33 +256,45 @@ def _trusted_ids() -> Iterator[None]:
 def _stage(index: pygit2.Index, path: str, oid: pygit2.Oid, full: Path) -> None:
     """Stage ``path`` as blob ``oid`` with the stat data of the file on disk.
 
-    What ``git add`` records, without libgit2 reading and hashing the file again (the
-    caller wrote it, or checked its hash): ~10 µs instead of ~100 µs per file. With the
-    stat data (times, device, inode, size) in the entry, ``git status`` and ``git
-    diff-files`` see the file as clean without rehashing it. pygit2 exposes no stat
-    fields on ``IndexEntry``, so the C entry is filled through pygit2's cffi binding;
-    should that interface change, libgit2 stages the file by path instead.
+    What ``git add`` records. With ``FAST_STAGE`` the entry is filled directly
+    (``_stage_with_stat``: ~10 µs per file); else pygit2's public ``Index.add(path)``
+    (~100 µs: libgit2 re-reads and re-hashes the file), and should libgit2's id or mode
+    differ from the committed blob's (a filter, an executable bit) the entry is set to
+    the committed blob with the public ``Index.add(IndexEntry)``, as the fast path does.
     """
-    try:
-        from pygit2.errors import check_error
-        from pygit2.ffi import C
-
-        st = full.stat()
-        centry, _path_ref = pygit2.IndexEntry(path, oid, pygit2.GIT_FILEMODE_BLOB)._to_c()
-        centry.ctime.seconds = _int32(st.st_ctime_ns // 1_000_000_000)
-        centry.ctime.nanoseconds = st.st_ctime_ns % 1_000_000_000
-        centry.mtime.seconds = _int32(st.st_mtime_ns // 1_000_000_000)
-        centry.mtime.nanoseconds = st.st_mtime_ns % 1_000_000_000
-        centry.dev = st.st_dev & 0xFFFFFFFF
-        centry.ino = st.st_ino & 0xFFFFFFFF
-        centry.uid = st.st_uid & 0xFFFFFFFF
-        centry.gid = st.st_gid & 0xFFFFFFFF
-        centry.file_size = st.st_size & 0xFFFFFFFF
-        cindex = index._index
-    except (ImportError, AttributeError, TypeError):
-        index.add(path)
+    if FAST_STAGE and hasattr(index, "_index"):
+        _stage_with_stat(index, path, oid, full)
         return
-    check_error(C.git_index_add(cindex, centry), io=True)
+    index.add(path)
+    staged = index[path]
+    if staged.id != oid or staged.mode != pygit2.GIT_FILEMODE_BLOB:
+        index.add(pygit2.IndexEntry(path, oid, pygit2.GIT_FILEMODE_BLOB))
+
+
+def _stage_with_stat(index: pygit2.Index, path: str, oid: pygit2.Oid, full: Path) -> None:
+    """``_stage`` through pygit2's cffi binding (private names, see ``PYGIT2_VERIFIED``).
+
+    pygit2 exposes no stat fields on ``IndexEntry``, so the C entry pygit2 builds
+    (``IndexEntry._to_c``) gets the file's times, device, inode, ids and size, and is
+    added with ``git_index_add`` on the index's C pointer (``Index._index``): ``git
+    status`` and ``git diff-files`` then see the file as clean without rehashing it,
+    and libgit2 does not read the file again (the caller wrote it, or checked its hash).
+    """
+    from pygit2.errors import check_error
+    from pygit2.ffi import C
+
+    st = full.stat()
+    centry, _path_ref = pygit2.IndexEntry(path, oid, pygit2.GIT_FILEMODE_BLOB)._to_c()
+    centry.ctime.seconds = _int32(st.st_ctime_ns // 1_000_000_000)
+    centry.ctime.nanoseconds = st.st_ctime_ns % 1_000_000_000
+    centry.mtime.seconds = _int32(st.st_mtime_ns // 1_000_000_000)
+    centry.mtime.nanoseconds = st.st_mtime_ns % 1_000_000_000
+    centry.dev = st.st_dev & 0xFFFFFFFF
+    centry.ino = st.st_ino & 0xFFFFFFFF
+    centry.uid = st.st_uid & 0xFFFFFFFF
+    centry.gid = st.st_gid & 0xFFFFFFFF
+    centry.file_size = st.st_size & 0xFFFFFFFF
+    check_error(C.git_index_add(index._index, centry), io=True)
 
 
 def _int32(value: int) -> int:
