@@ -2,8 +2,11 @@
 
 One document per message of an E or I file, one per ticket's workflow state (T file,
 plus E's ``conversation_status``), told apart by ``kind`` (``external``, ``internal``,
-``workflow``). Text fields use Whoosh's stemming analyzer (``printers`` finds
-``printer``); times are DATETIME (naive UTC, Whoosh's convention); identifiers are ID
+``workflow``). Text fields are analysed by ``analysis.text_analyzer``, at indexing
+and query time alike: words are found inside markup (``*word*``, ``_word_``,
+backticks, trailing punctuation), Chinese, Japanese and Korean text is indexed as
+overlapping character bigrams, and words are stemmed (``printers`` finds
+``printer``). Times are DATETIME (naive UTC, Whoosh's convention); identifiers are ID
 fields. Identifier fields people type in filters (``sender_id``, ``platform``,
 ``priority`` …) are lowercased when indexed and when queried, so ``priority:high`` and
 ``--sender-id AnaR`` match whatever case the data used.
@@ -16,9 +19,11 @@ from __future__ import annotations
 
 from gitstore_index.compat import whoosh
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Version of the index layout written by this code (recorded in ``state.json``).
-2: word positions moved from ``content`` to ``content_pos``."""
+2: word positions moved from ``content`` to ``content_pos``.
+3: ``analysis.text_analyzer`` (words inside markup, CJK bigrams) replaces Whoosh's
+``StemmingAnalyzer``."""
 
 POSITIONS_FIELD = "content_pos"
 """The field holding ``content``'s word positions, for phrase queries only.
@@ -59,17 +64,18 @@ def make_schema():
       ``platform`` (E: the conversation's platform; I: the message's), ``message_type``.
     - ``time`` (DATETIME): the message's timestamp; for a workflow document the
       ticket's ``card_create_timestamp``.
-    - ``content`` (TEXT, stemming): the message text; for a workflow document
+    - ``content`` (TEXT, ``analysis.text_analyzer``): the message text; for a workflow document
       client and company names, assignee and the agent decisions' text.
-    - ``content_pos`` (TEXT, stemming, positions, not stored): the same text, for
+    - ``content_pos`` (TEXT, the same analyser, positions, not stored): the same text, for
       phrase queries (``POSITIONS_FIELD``).
     - workflow only: ``client_name`` (TEXT), ``company`` (lowercase ID) and
       ``company_name`` (stored), ``priority``, ``channel``, ``assignee``
       (assigned_member), ``stage`` (workflow_stage), ``status`` (E's
       conversation_status), ``resolved`` and ``archived`` (BOOLEAN).
     """
-    from whoosh.analysis import StemmingAnalyzer
     from whoosh.fields import BOOLEAN, DATETIME, ID, STORED, TEXT, Schema
+
+    from gitstore_index.analysis import text_analyzer
 
     return Schema(
         doc_key=ID(stored=True, unique=True),
@@ -81,9 +87,9 @@ def make_schema():
         platform=_lower_id(),
         message_type=_lower_id(),
         time=DATETIME(stored=True),
-        content=TEXT(analyzer=StemmingAnalyzer(), stored=True, phrase=False),
-        content_pos=TEXT(analyzer=StemmingAnalyzer(), stored=False, phrase=True),
-        client_name=TEXT(analyzer=StemmingAnalyzer(), stored=True, phrase=False),
+        content=TEXT(analyzer=text_analyzer(), stored=True, phrase=False),
+        content_pos=TEXT(analyzer=text_analyzer(), stored=False, phrase=True),
+        client_name=TEXT(analyzer=text_analyzer(), stored=True, phrase=False),
         company=_lower_id(),
         company_name=STORED(),
         priority=_lower_id(),
