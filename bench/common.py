@@ -17,7 +17,7 @@ import pygit2  # noqa: E402
 
 from gitstore import Store
 from gitstore.tickets import layout  # noqa: E402
-from gitstore.store import BRANCH  # noqa: E402
+from gitstore.objects.refs import BRANCH  # noqa: E402
 from gitstore.tickets.files import new_ticket  # noqa: E402
 from gitstore.objects.trees import write_tree  # noqa: E402
 
@@ -57,7 +57,7 @@ def fast_store(path: Path, n_tickets: int, messages: int = 1, bare: bool = False
     repo = store.repo
     if not bare and checkout:
         repo.checkout_head(strategy=pygit2.GIT_CHECKOUT_FORCE)
-        store.worktree._mark(commit)
+        store.worktree.mark(commit)
     return store
 
 

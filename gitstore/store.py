@@ -1,20 +1,26 @@
-"""The store: a git repository of tickets, and the synchronized write path.
+"""The store: a git repository of tickets, its reads, and the doors to the write path.
 
-One synchronized update of a ticket's files is exactly one commit (seed 000 §3.2.1,
-ARCHITECTURE.md "The write path"):
+``Store`` opens or creates a store, reads tickets at any revision, and offers every
+write a program needs (create, update, messages, state, stages, hand edits, rollbacks,
+configuration, merges). Each of them goes through the one write path,
+``gitstore.writer.TicketWriter`` (docs/architecture.md, "The path of one update"):
 
-1. take the writer lock (``lock.WriterLock``; stale locks of a killed writer cleared);
-2. read the ticket from the HEAD tree (never from the working tree);
-3. apply the change to the models; validate the three files and the cross-file rules
-   (``rules``), stamping one shared timestamp on E, I and T;
-4. write blobs and the trees on the changed paths (``treewrite``), create the commit
-   without moving a ref; author and committer are the actor, the message carries
-   ``Ticket:``, ``Files:``, ``Actor:`` (and ``Agent:``) trailers;
-5. move ``refs/heads/main`` by compare-and-swap in a ref transaction (fsync on by
-   default: after this the update survives a crash);
-6. catch the working tree and ``.git/index`` up for the changed paths (``worktree``),
-   at once or, inside ``batch()``, once at the end;
+1. take the writer lock (``objects.lock``; a lock left by a killed writer is cleared)
+   and refuse while a git merge, rebase, cherry-pick or revert is unfinished
+   (``objects.repostate``);
+2. read the ticket from the tip of the branch (never from the working tree);
+3. apply the change and the store's rules (``tickets``): roles and stages, update rules,
+   archived tickets, cross-file rules, one shared timestamp on E, I and T;
+4. write blobs and the trees on the changed paths, create the commit without moving a
+   ref; author and committer are the actor, the message carries trailers;
+5. move ``refs/heads/main`` by compare-and-swap (fsync on by default: after this the
+   update survives a crash);
+6. catch the working tree and ``.git/index`` up for the changed paths, at once or,
+   inside ``batch()``/``bulk()``, once at the end;
 7. notify subscribers and release the lock.
+
+``bulk()`` differs from single updates only in batching: commits chain in memory and
+the branch moves once per ``checkpoint_every`` commits (importers use it).
 """
 
 from __future__ import annotations
@@ -23,85 +29,77 @@ import os
 import random
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 import pygit2
 
-from gitstore.tickets import layout
+from gitstore.config import CONFIG_PATH, config_blob, dumps_config, parse_config, read_tree_config, section_of
 from gitstore.errors import (
     ConflictError,
-    GitStoreError,
     NotAStoreError,
     RefMovedError,
     StoreExistsError,
-    TicketExists,
     TicketNotFound,
     ValidationError,
 )
-from gitstore.tickets.archive import check_writable
+from gitstore.history.log import for_store, indexed_version
 from gitstore.objects.lock import WriterLock
 from gitstore.objects.packs import ObjectWriter
+from gitstore.objects.refs import BRANCH, move_branch
+from gitstore.objects.repostate import refuse_if_in_progress
 from gitstore.objects.revisions import resolve_commit
-from gitstore.tickets.rules import cross_file_problems
-from gitstore.tickets.files import STAMP_FIELDS, TicketFiles, new_ticket
-from gitstore.timeutil import to_utc, utc_now
-from gitstore.objects.trees import blob_at, write_tree
-from gitstore.tickets.update import apply_update
+from gitstore.objects.trees import blob_at
 from gitstore.objects.worktree import WorktreeSync
+from gitstore.tickets import layout
+from gitstore.tickets.archive import filter_archived
+from gitstore.tickets.complete import CompleteContext, complete_context
+from gitstore.tickets.files import TicketFiles
+from gitstore.tickets.policy import PRESETS, Policy, Workflow, parse_policy, parse_workflow
+from gitstore.timeutil import format_utc, to_utc, utc_now
+from gitstore.writer import (
+    EMAIL_DOMAIN,
+    CommitEvent,
+    CommitResult,
+    TicketWriter,
+    commit_message,
+    signature,
+)
 
-BRANCH = "refs/heads/main"
 GITATTRIBUTES = b"# gitstore: ticket files are UTF-8 JSON with LF line ends\nTickets/**/*.json text eol=lf merge=gitstore\n"
-EMAIL_DOMAIN = "gitstore.invalid"
+"""The ``.gitattributes`` of a new store: ticket files go through the merge driver."""
 
+STAGE_RETRIES = 5
+"""Attempts of a stage change whose check and write race another writer."""
 
-@dataclass
-class CommitResult:
-    """The outcome of one synchronized update.
-
-    Attributes:
-        commit: id of the new commit (the ticket's new version).
-        t_no: the ticket.
-        files: names of the files whose content the update changed.
-        added: ids of appended messages/progress updates/decisions, per kind.
-        kept_local_edits: working-tree paths left as they were because a person had
-            uncommitted edits there (filled when the working tree catches up).
-        timestamp: the update's shared timestamp (aware UTC).
-    """
-
-    commit: str
-    t_no: str
-    files: list[str]
-    added: dict[str, list[str]] = field(default_factory=dict)
-    kept_local_edits: list[str] = field(default_factory=list)
-    timestamp: datetime | None = None
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class CommitEvent:
-    """What subscribers receive after each committed update (seed 002 subscribe/notify).
+class StageInfo:
+    """A ticket's stage, where it may go next, and its transition records.
 
     Attributes:
-        commit: the new commit id.
-        parent: the previous HEAD commit id (None for the first commit).
-        t_no: the ticket.
-        kinds: file kinds changed (``E``/``I``/``T``).
-        added: ids appended, per kind.
+        ticket: the T_NO.
+        stage: its ``workflow_stage``.
+        allowed: the stages it may move to.
+        stages: every configured stage.
+        phase_transitions: its transition records (JSON objects), oldest first.
     """
 
-    commit: str
-    parent: str | None
-    t_no: str
-    kinds: tuple[str, ...]
-    added: dict[str, list[str]]
+    ticket: str
+    stage: str
+    allowed: list[str]
+    stages: list[str]
+    phase_transitions: list[dict[str, Any]]
 
 
 def _configure_fsync(enabled: bool) -> None:
     pygit2.settings.enable_fsync_gitdir(bool(enabled))
     # a bound on pack files libgit2 keeps open (default: none): long-running writers
-    # see many small packs come and go (packwrite), and must not run out of descriptors
+    # see many small packs come and go (packs), and must not run out of descriptors
     if pygit2.settings.mwindow_file_limit == 0:
         pygit2.settings.mwindow_file_limit = 256
 
@@ -128,9 +126,12 @@ class Store:
         _configure_fsync(fsync)
         self.lock = WriterLock(self.git_dir, timeout=lock_timeout)
         self.worktree = WorktreeSync(repo, self.state_dir)
+        self.subscribers: list[Callable[[CommitEvent], None]] = []
         self._objects: ObjectWriter | None = None
-        self._subscribers: list[Callable[[CommitEvent], None]] = []
+        self._writer: TicketWriter | None = None
+        self._policies: dict[Any, Policy] = {}
         self._batch_depth = 0
+        self._bulk_every: int | None = None
         self._flush_interval: float | None = None
         self._last_flush = 0.0
         self.last_kept: list[str] = []
@@ -157,7 +158,7 @@ class Store:
         commit = repo.create_commit(BRANCH, sig, sig, "Initialise gitstore store\n", tree.write(), [])
         if not bare:
             repo.checkout_head(strategy=pygit2.GIT_CHECKOUT_FORCE)
-            store.worktree._mark(commit)
+            store.worktree.mark(commit)
         return store
 
     @classmethod
@@ -232,8 +233,8 @@ class Store:
     def resolve(self, rev: str | None = None, t_no: str | None = None) -> pygit2.Commit:
         """Resolve a revision (None/``HEAD``, commit id or unique prefix, ref, date).
 
-        With ``t_no``, a date resolves to that ticket's version at the date (issue 3,
-        ``history.HistoryIndex.commit_at``).
+        With ``t_no``, a date resolves to that ticket's version at the date
+        (``history.log.HistoryIndex.commit_at``).
 
         Raises:
             RevisionNotFound: nothing matches, or a prefix is ambiguous.
@@ -241,8 +242,6 @@ class Store:
         """
         if rev is None or rev == "HEAD":
             return self.head()
-        from gitstore.history.log import for_store
-
         index = for_store(self)
         if t_no is not None:
             dates = lambda when, label: index.commit_at(t_no, when, label)  # noqa: E731
@@ -265,9 +264,15 @@ class Store:
         """
         layout.validate_t_no(t_no)
         commit = at if isinstance(at, pygit2.Commit) else self.resolve(at, t_no=t_no)
-        return self._read_tree(t_no, commit.tree, str(commit.id)[:12])
+        return self.read_tree(t_no, commit.tree, str(commit.id)[:12])
 
-    def _read_tree(self, t_no: str, tree: pygit2.Tree, where: str, repo: pygit2.Repository | None = None) -> TicketFiles:
+    def read_tree(self, t_no: str, tree: pygit2.Tree, where: str, repo: pygit2.Repository | None = None) -> TicketFiles:
+        """Read a ticket's three files from a root tree (``where`` names it in errors).
+
+        Raises:
+            TicketNotFound: none of the files is there.
+            ValidationError: the ticket is incomplete or a file is invalid.
+        """
         repo = repo or self.repo
         models = {}
         missing = []
@@ -284,25 +289,16 @@ class Store:
             raise ValidationError(f"ticket {t_no} is incomplete at {where}: missing {', '.join(missing)} (run 'gitstore verify')")
         return TicketFiles(t_no, models["E"], models["I"], models["T"])
 
-    def context(self, t_no: str, at: str | None = None) -> dict[str, Any]:
-        """Return the complete context of a ticket (seed 000 §3.3.1) at HEAD or ``at``.
-
-        See ``gitstore.tickets.complete.complete_context`` for the keys.
+    def context(self, t_no: str, at: str | None = None) -> CompleteContext:
+        """Return the complete context of a ticket at HEAD or ``at``
+        (docs/data-model.md#complete-context; ``tickets.complete.CompleteContext``).
 
         Raises:
             TicketNotFound, RevisionNotFound, ValidationError, InvalidTicketNumber.
         """
-        from gitstore.tickets.complete import complete_context
-
         commit = self.resolve(at, t_no=t_no)
         files = self.read(t_no, at=commit)
         return complete_context(files, str(commit.id), self.ticket_version(t_no, at=commit))
-
-    def config(self, name: str, defaults: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Return a section of the committed store configuration (``gitstore.config``)."""
-        from gitstore.config import section
-
-        return section(self, name, defaults)
 
     def exists(self, t_no: str, at: str | None = None) -> bool:
         """Return True if the ticket's T file exists at HEAD (or ``at``)."""
@@ -315,7 +311,7 @@ class Store:
 
         Walks only the ``Tickets/tickets`` subtree of the revision. ``archived``:
         None lists all, False leaves archived tickets out, True lists only them
-        (issue 3, ``gitstore.tickets.archive``).
+        (``gitstore.tickets.archive``).
         """
         tree = self.resolve(at).tree
         try:
@@ -334,8 +330,6 @@ class Store:
                     if parsed and parsed[0] == "T":
                         found.append(parsed[1])
         if archived is not None:
-            from gitstore.tickets.archive import filter_archived
-
             found = filter_archived(self.repo, tree, found, archived)
         return sorted(found)
 
@@ -351,8 +345,6 @@ class Store:
             TicketNotFound: no such ticket at ``at``.
         """
         commit = at if isinstance(at, pygit2.Commit) else self.resolve(at)
-        from gitstore.history.log import indexed_version
-
         found = indexed_version(self, t_no, commit)
         if found is not None:
             return found
@@ -367,20 +359,57 @@ class Store:
             commit = parent
         return str(commit.id)
 
+    # ------------------------------------------------------------------ rules
+    def policy(self, at: str | pygit2.Commit | None = None) -> Policy:
+        """Return the roles and workflow (``tickets.policy.Policy``) at HEAD or ``at``.
+
+        Parsed policies are cached by the configuration blob's id.
+
+        Raises:
+            ValidationError: an invalid ``roles``, ``agents`` or ``workflow`` section.
+            RevisionNotFound: ``at`` names no commit.
+        """
+        commit = at if isinstance(at, pygit2.Commit) else self.resolve(at)
+        return self._policy_of(commit.tree)
+
+    def _policy_of(self, tree: pygit2.Tree) -> Policy:
+        key = config_blob(tree)
+        cached = self._policies.get(key)
+        if cached is None:
+            config = parse_config(self.objects_repo()[key].data) if key is not None else {}
+            cached = parse_policy(config)
+            if len(self._policies) > 64:
+                self._policies.clear()
+            self._policies[key] = cached
+        return cached
+
+    def objects_repo(self) -> pygit2.Repository:
+        """The repository that also sees the write path's unpublished objects."""
+        return self._objects.repo if self._objects is not None else self.repo
+
     # ------------------------------------------------------------------ writing
+    @property
+    def writer(self) -> TicketWriter:
+        """The write path (``gitstore.writer.TicketWriter``), opened on first write."""
+        if self._writer is None:
+            self._writer = TicketWriter(
+                self.objects, self.worktree, fsync=self.fsync, policy=self._policy_of, subscribers=self.subscribers
+            )
+        return self._writer
+
     def subscribe(self, callback: Callable[[CommitEvent], None]) -> Callable[[], None]:
         """Call ``callback(event)`` after every committed update; returns an unsubscribe."""
-        self._subscribers.append(callback)
-        return lambda: self._subscribers.remove(callback)
+        self.subscribers.append(callback)
+        return lambda: self.subscribers.remove(callback)
 
     @contextmanager
     def batch(self, flush_interval: float | None = None) -> Iterator["Store"]:
         """Hold the writer lock across many updates and catch the working tree up once.
 
-        Each update is still its own commit; only the checkout is deferred: to the end
-        of the batch, or also every ``flush_interval`` seconds (a long-running agent
-        process). ARCHITECTURE.md: the working tree and ``.git/index`` catch up per
-        command or per batch, never once per update inside a batch.
+        Each update is still its own commit and is published at once; only the checkout
+        is deferred: to the end of the batch, or also every ``flush_interval`` seconds
+        (a long-running agent process). The working tree and ``.git/index`` catch up
+        per command or per batch, never once per update inside a batch.
         """
         with self.lock:
             self._batch_depth += 1
@@ -394,6 +423,79 @@ class Store:
                 if self._batch_depth == 0:
                     self.last_kept = self.worktree.flush()
 
+    @contextmanager
+    def bulk(self, checkpoint_every: int = 1000) -> Iterator["Store"]:
+        """Write many updates as a chain of commits, publishing every ``checkpoint_every``.
+
+        Inside, ``update``/``create_ticket``/``write`` return as soon as their commit
+        is on the chain; the branch moves (one pack, one compare-and-swap) every
+        ``checkpoint_every`` commits and when the block ends. A crash before a
+        checkpoint leaves the branch where it was: nothing partial is visible. An
+        exception leaving the block drops the commits not yet published.
+
+        Raises:
+            RefMovedError: the branch moved under the chain (a writer without the lock).
+        """
+        with self.batch():
+            if self._bulk_every is not None:  # nested: the outer block publishes
+                yield self
+                return
+            self._bulk_every = checkpoint_every
+            writer = self.writer
+            try:
+                yield self
+                writer.checkpoint("import")
+            finally:
+                self._bulk_every = None
+                writer.reset()
+
+    def _publish(self, result: CommitResult | None = None) -> None:
+        """Publish the chain unless a bulk block is open and not yet due, and catch up."""
+        writer = self.writer
+        if self._bulk_every is not None and writer.pending < self._bulk_every:
+            return
+        writer.checkpoint("import" if self._bulk_every is not None else None)
+        due = self._flush_interval is not None and time.monotonic() - self._last_flush >= self._flush_interval
+        if self._batch_depth == 0 or due:
+            self.last_kept = self.worktree.flush()
+            self._last_flush = time.monotonic()
+            if result is not None:
+                result.kept_local_edits = list(self.last_kept)
+
+    @contextmanager
+    def _writing(self) -> Iterator[TicketWriter]:
+        """The writer, under the lock, after the in-progress check; the chain is dropped
+        if the write fails outside a bulk block."""
+        with self.lock:
+            writer = self.writer
+            if writer.pending == 0:
+                refuse_if_in_progress(self.repo)
+            try:
+                yield writer
+            except BaseException:
+                if self._bulk_every is None:
+                    writer.reset()
+                raise
+
+    def write(self, t_no: str, *, actor: str, timestamp: datetime | None = None, **options: Any) -> CommitResult:
+        """Write one synchronized update through the write path (``TicketWriter.write``).
+
+        The general form behind ``create_ticket``, ``update`` and ``replace_files``; see
+        ``TicketWriter.write`` for ``options`` (``update``, ``files``, ``create``,
+        ``exclusive``, ``agent``, ``authorized_as``, ``summary``, ``trailers``,
+        ``expected_version``, ``allow_empty``, ``force_worktree``).
+
+        Raises:
+            What ``TicketWriter.write`` raises; LockTimeout; OperationInProgress;
+            RefMovedError.
+        """
+        when = to_utc(timestamp) if timestamp else utc_now()
+        with self._writing() as writer:
+            result = writer.write(t_no, actor=actor, when=when, **options)
+            if result.commit is not None:
+                self._publish(result)
+        return result
+
     def create_ticket(
         self,
         t_no: str,
@@ -403,7 +505,7 @@ class Store:
         actor: str,
         agent: str | None = None,
         priority: str = "LOW",
-        channel: str = "MATTERMOST",
+        channel: str | None = None,
         platform: str = "email",
         contact_info: dict | None = None,
         trello_template: str | None = None,
@@ -416,56 +518,40 @@ class Store:
 
         Args:
             t_no: the new ticket number.
-            client_name, company_name: the customer (seed 000 §3.1.3).
+            client_name, company_name: the customer (docs/data-model.md#t-file).
             actor: who writes (human or agent id): commit author and committer.
             agent: the automated agent's name, if an agent writes (``Agent:`` trailer).
-            priority, channel, platform: seed 000 enumerations.
-            update_data: applied on top of the empty ticket in the same commit.
+            priority, platform: enumerations of docs/data-model.md.
+            channel: the internal channel (``MATTERMOST``/``FLOCK``), None when not
+                known (T's ``channel`` null, I's ``platforms`` empty).
+            update_data: applied on top of the empty ticket in the same commit, under
+                the same rules as ``update``.
             timestamp: the update's time (aware); the author date. Now when None.
 
         Raises:
             TicketExists: the T_NO is taken.
             ValidationError / InvalidTicketNumber: bad input; nothing is written.
+            AccessDenied, InvalidTransition, UnknownAgent: a rule refuses ``update_data``.
         """
-        layout.validate_t_no(t_no)
-        when = to_utc(timestamp) if timestamp else utc_now()
-        try:
-            files = new_ticket(
-                t_no,
-                client_name=client_name,
-                company_name=company_name,
-                when=when,
-                priority=priority,
-                channel=channel,
-                platform=platform,
-                contact_info=contact_info,
-                trello_template=trello_template,
-            )
-        except Exception as exc:  # pydantic's ValidationError
-            if hasattr(exc, "errors"):
-                first = exc.errors()[0]
-                raise ValidationError(f"ticket {t_no}: {layout.describe_error(first)}") from None
-            raise
-
-        def mutate(current: TicketFiles | None):
-            if current is not None:
-                raise TicketExists(f"ticket {t_no} already exists")
-            if update_data:  # the same issue-7 rules as Store.update (roles, stages, agents)
-                from gitstore.agents.roles import enforce_update_rules
-
-                enforce_update_rules(self, update_data, actor=actor, agent=agent)
-            applied = apply_update(files, update_data, when) if update_data else None
-            return (applied.files if applied else files), (applied.added if applied else {})
-
-        return self._write(
+        create = {
+            "client_name": client_name,
+            "company_name": company_name,
+            "priority": priority,
+            "channel": channel,
+            "platform": platform,
+            "contact_info": contact_info,
+            "trello_template": trello_template,
+        }
+        return self.write(
             t_no,
-            mutate,
             actor=actor,
             agent=agent,
-            when=when,
+            timestamp=timestamp,
+            update=update_data or None,
+            create=create,
+            exclusive=True,
             summary=summary or f"Create ticket {t_no}",
             trailers=trailers,
-            allow_missing=True,
         )
 
     def update(
@@ -480,11 +566,11 @@ class Store:
         summary: str | None = None,
         trailers: dict[str, str] | None = None,
     ) -> CommitResult:
-        """Apply one synchronized update (seed 000 §3.2.1 ``update_data``) as one commit.
+        """Apply one synchronized update (docs/data-model.md#update-rules) as one commit.
 
         Args:
             t_no: the ticket.
-            update_data: ``{"E": {...}, "I": {...}, "T": {...}}`` (see ``gitstore.tickets.update``).
+            update_data: ``{"E": {...}, "I": {...}, "T": {...}}`` (``tickets.update``).
             actor: who writes; ``agent``: the automated agent's name, if any.
             expected_version: the ticket version the caller read (a commit id); if the
                 ticket changed since, ConflictError is raised and nothing is written.
@@ -492,23 +578,14 @@ class Store:
 
         Raises:
             TicketNotFound, ConflictError, ValidationError, InvalidTicketNumber,
-            LockTimeout.
+            AccessDenied, InvalidTransition, UnknownAgent, ArchivedTicket, LockTimeout.
         """
-        when = to_utc(timestamp) if timestamp else utc_now()
-
-        def mutate(current: TicketFiles):
-            from gitstore.agents.roles import enforce_update_rules  # issue 7: roles, stages, agents
-
-            enforce_update_rules(self, update_data, actor=actor, agent=agent)
-            applied = apply_update(current, update_data, when)
-            return applied.files, applied.added
-
-        return self._write(
+        return self.write(
             t_no,
-            mutate,
             actor=actor,
             agent=agent,
-            when=when,
+            timestamp=timestamp,
+            update=update_data,
             summary=summary,
             trailers=trailers,
             expected_version=expected_version,
@@ -574,14 +651,12 @@ class Store:
 
         ``conversation_status`` is a field of E and is routed there. A change of
         ``workflow_stage`` goes through the workflow's transition rules and is recorded
-        in ``phase_transitions`` (issue 7, ``gitstore.agents.workflow.set_stage``).
+        in ``phase_transitions`` (``set_stage``).
         """
         if "workflow_stage" in fields:
-            from gitstore.agents.workflow import set_stage
-
             rest = {k: v for k, v in fields.items() if k != "workflow_stage"}
-            return set_stage(
-                self, t_no, fields["workflow_stage"], reason="set with state set", actor=actor,
+            return self.set_stage(
+                t_no, fields["workflow_stage"], reason="set with state set", actor=actor,
                 agent=agent, fields=rest, expected_version=expected_version, allow_same=True,
             )
         t_fields = {k: v for k, v in fields.items() if k != "conversation_status"}
@@ -600,6 +675,92 @@ class Store:
             summary=f"Set {shown} on ticket {t_no}"[:120],
         )
 
+    def set_stage(
+        self,
+        t_no: str,
+        stage: str,
+        *,
+        reason: str,
+        actor: str,
+        agent: str | None = None,
+        summary: str | None = None,
+        fields: dict[str, Any] | None = None,
+        expected_version: str | None = None,
+        allow_same: bool = False,
+    ) -> CommitResult:
+        """Move a ticket to ``stage`` if the workflow allows it, as one commit.
+
+        Appends a transition record (from, to, timestamp, actor, agent, reason, summary)
+        to ``phase_transitions`` and sets ``workflow_stage``
+        (docs/data-model.md#workflow-stages). ``fields`` are further T/E fields set in
+        the same commit (``state set``). The check and the write are tied by the
+        version read: if the ticket changes in between, the check is repeated (or
+        ConflictError raised when ``expected_version`` was given).
+
+        Raises:
+            InvalidTransition: unknown stage or an edge outside the graph (lists allowed).
+            ValidationError: empty reason. TicketNotFound, ConflictError, UnknownAgent.
+        """
+        if not isinstance(reason, str) or not reason.strip():
+            raise ValidationError("a stage change needs a reason")
+        workflow = self.policy().workflow
+        workflow.check_stage(stage)
+
+        def write(files: TicketFiles, head: pygit2.Commit) -> CommitResult:
+            current = files.workflow.workflow_stage
+            when = utc_now()
+            data: dict[str, Any] = {"T": {}}
+            if not (allow_same and current == stage):
+                workflow.check_transition(current, stage)
+                record = {
+                    "from": current,
+                    "to": stage,
+                    "timestamp": format_utc(when),
+                    "actor": actor,
+                    "agent": agent,
+                    "reason": reason,
+                    "summary": summary,
+                }
+                transitions = [t.model_dump(mode="json") for t in files.workflow.phase_transitions]
+                data["T"] = {"workflow_stage": stage, "phase_transitions": transitions + [record]}
+            for key, value in (fields or {}).items():
+                target = "E" if key == "conversation_status" else "T"
+                data.setdefault(target, {})[key] = value
+            data = {k: v for k, v in data.items() if v}
+            if not data:
+                raise ValidationError(f"ticket {t_no} is already in stage {stage}: nothing to change")
+            moved = "workflow_stage" in data.get("T", {})
+            return self.update(
+                t_no,
+                data,
+                actor=actor,
+                agent=agent,
+                timestamp=when,
+                expected_version=expected_version or str(head.id),
+                summary=f"Move ticket {t_no} from {current} to {stage}" if moved else f"Set fields on ticket {t_no}",
+                trailers={"Stage": f"{current} -> {stage}"} if moved else None,
+            )
+
+        return retry_on_conflict(self, t_no, write, attempts=1 if expected_version is not None else STAGE_RETRIES)
+
+    def stage_info(self, t_no: str, at: str | None = None) -> StageInfo:
+        """Return a ticket's stage, where it may go next, and its transition records.
+
+        Raises:
+            TicketNotFound, RevisionNotFound, ValidationError (invalid configuration).
+        """
+        commit = self.resolve(at)
+        files = self.read(t_no, at=commit)
+        workflow = self.policy(commit).workflow
+        stage = files.workflow.workflow_stage
+        return StageInfo(
+            t_no,
+            stage,
+            list(workflow.allowed(stage)),
+            list(workflow.stages),
+            [t.model_dump(mode="json") for t in files.workflow.phase_transitions],
+        )
+
     def replace_files(
         self,
         t_no: str,
@@ -616,19 +777,22 @@ class Store:
         """Write given contents for a ticket's three files as one synchronized update.
 
         Used for hand edits and rollbacks: the files are validated, stamped with one
-        timestamp and committed through the normal path (lock, rules, compare-and-swap).
+        timestamp and committed through the write path (lock, rules, compare-and-swap).
+        The actor's role must allow writing every message file whose content changes.
+
+        Raises:
+            TicketNotFound: the ticket does not exist and ``allow_missing`` is False.
+            ValidationError, AccessDenied, ArchivedTicket, ConflictError.
         """
-        when = utc_now()
-        return self._write(
+        return self.write(
             t_no,
-            lambda current: (files, {}),
             actor=actor,
             agent=agent,
-            when=when,
+            files=files,
+            create={} if allow_missing else None,
             summary=summary,
             trailers=trailers,
             force_worktree=force_worktree,
-            allow_missing=allow_missing,
             expected_version=expected_version,
         )
 
@@ -648,7 +812,8 @@ class Store:
         ``make_update(files)`` gets the ticket as read and returns ``update_data``. On
         ConflictError the ticket is read again and ``make_update`` called again, after
         an exponential backoff with jitter (``backoff`` · 2^n seconds, capped at
-        ``max_backoff``), at most ``attempts`` times (seed 002 optimistic locking).
+        ``max_backoff``), at most ``attempts`` times (optimistic locking,
+        docs/data-model.md#optimistic-locking).
 
         Raises:
             ConflictError: still conflicting after the last attempt.
@@ -664,82 +829,64 @@ class Store:
             max_backoff=max_backoff,
         )
 
-    # ------------------------------------------------------------------ the write path
-    def _write(
-        self,
-        t_no: str,
-        mutate: Callable[[TicketFiles | None], tuple[TicketFiles, dict]],
-        *,
-        actor: str,
-        agent: str | None,
-        when: datetime,
-        summary: str | None,
-        trailers: dict[str, str] | None = None,
-        expected_version: str | None = None,
-        allow_missing: bool = False,
-        force_worktree: bool = False,
-    ) -> CommitResult:
-        layout.validate_t_no(t_no)
-        author = _signature(actor, when)
-        if agent is not None:
-            _check_trailer_value("agent", agent)
-        paths = layout.ticket_paths(t_no)
-        with self.lock:
-            # the write path reads through the object writer's repository: it serves
-            # the objects of the previous commits from memory (see packwrite)
-            parent = self.objects.repo.references[BRANCH].peel(pygit2.Commit)
-            tree = parent.tree
-            old_blobs = {kind: blob_at(tree, path) for kind, path in paths.items()}
-            if old_blobs["T"] is None and old_blobs["E"] is None and old_blobs["I"] is None:
-                current = None
-                if not allow_missing:
-                    raise TicketNotFound(f"ticket {t_no} not found")
-            else:
-                current = self._read_tree(t_no, tree, "HEAD", repo=self.objects.repo)
-            if expected_version is not None:
-                self._check_version(t_no, expected_version, parent, old_blobs)
-            files, added = mutate(current)
-            check_writable(t_no, current, files)  # issue 3: archived tickets are read-only
-            files = files.stamped(when)
-            problems = cross_file_problems(files)
-            if problems:
-                name, problem = problems[0]
-                raise ValidationError(f"{name}: {problem}", [f"{n}: {p}" for n, p in problems])
-            changes, contents = {}, {}
-            changed_kinds = []
-            for kind, path in paths.items():
-                data = layout.dumps(files.get(kind))
-                blob = self.objects.add_blob(data)
-                if blob != old_blobs[kind]:
-                    changes[path] = blob
-                    contents[path] = data
-                    if current is None or files.get(kind).model_copy(
-                        update=_stamp_fields(kind, current)
-                    ) != current.get(kind):
-                        changed_kinds.append(kind)
-            if current is not None and not changed_kinds:
-                self.objects.discard()  # nothing to commit: drop the staged blobs
-                raise ValidationError(f"ticket {t_no}: the update changes nothing")
-            names = [layout.file_name(k, t_no) for k in (changed_kinds or ["T"])]
-            message = _commit_message(
-                summary or f"Update ticket {t_no}", t_no, names, actor, agent, trailers
-            )
-            committer = _signature(actor, utc_now()) if when < utc_now().replace(microsecond=0) else author
-            commit_id, kept = self.commit_tree_changes(
-                parent,
-                changes,
-                message=message,
-                author=author,
-                committer=committer,
-                old_blobs={path: old_blobs[kind] for kind, path in paths.items()},
-                force_worktree=force_worktree,
-                contents=contents,
-            )
-            result = CommitResult(str(commit_id), t_no, names, added, kept, when)
-            event = CommitEvent(str(commit_id), str(parent.id), t_no, tuple(changed_kinds), added)
-            for callback in list(self._subscribers):
-                callback(event)
-        return result
+    # ------------------------------------------------------------------ other commits
+    def config_section(self, name: str, defaults: dict[str, Any] | None = None, at: str | None = None) -> dict[str, Any]:
+        """Return a section of the committed configuration (``.gitstore/config.json``).
+
+        Raises:
+            ValidationError: the file or the section is not a JSON object.
+        """
+        commit = self.resolve(at)
+        return section_of(read_tree_config(self.repo, commit.tree), name, defaults)
+
+    def config(self, name: str, defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Return a section of the committed configuration at HEAD (``config_section``)."""
+        return self.config_section(name, defaults)
+
+    def write_config_section(self, name: str, value: dict[str, Any], *, actor: str, summary: str | None = None) -> str:
+        """Replace one section of the committed configuration in one commit.
+
+        Sections the store enforces (``roles``, ``agents``, ``workflow``) are
+        validated first: an invalid one is refused and nothing is written.
+
+        Returns:
+            The commit id.
+
+        Raises:
+            ValidationError: ``value`` is not a JSON object, or not a valid section.
+        """
+        if not isinstance(value, dict):
+            raise ValidationError(f"configuration section {name!r} must be an object")
+        with self._writing() as writer:
+            tip = writer.tip()
+            data = read_tree_config(self.objects_repo(), tip.tree)
+            data[name] = value
+            parse_policy(data)  # refuse a section that would break writes on every site
+            blob = self.objects.add_blob(dumps_config(data))
+            message = commit_message(summary or f"Configure {name}", {"Config": name, "Actor": actor})
+            commit_id = writer.commit({CONFIG_PATH: blob}, message=message, author=signature(actor, utc_now()))
+            self._publish()
+        return str(commit_id)
+
+    def configure_workflow(self, value: dict[str, Any] | str, *, actor: str) -> str:
+        """Commit a workflow configuration (a preset name or a section object).
+
+        Returns:
+            The commit id.
+
+        Raises:
+            ValidationError: unknown preset or invalid section; nothing is written.
+        """
+        if isinstance(value, str):
+            if value not in PRESETS:
+                raise ValidationError(f"unknown workflow preset {value!r}: use {', '.join(PRESETS)}")
+            value = PRESETS[value]
+        parse_workflow(value)
+        return self.write_config_section("workflow", value, actor=actor, summary="Configure workflow stages")
+
+    def workflow(self, at: str | None = None) -> Workflow:
+        """Return the store's workflow at HEAD (or ``at``); the default graph if unset."""
+        return self.policy(at).workflow
 
     def commit_tree_changes(
         self,
@@ -750,14 +897,13 @@ class Store:
         author: pygit2.Signature,
         committer: pygit2.Signature | None = None,
         extra_parents: list[pygit2.Oid] | None = None,
-        old_blobs: dict[str, pygit2.Oid | None] | None = None,
         force_worktree: bool = False,
         contents: dict[str, bytes] | None = None,
     ) -> tuple[pygit2.Oid, list[str]]:
-        """Commit blob changes on top of ``parent`` and move the branch (steps 4–6).
+        """Commit blob changes on top of ``parent`` and move the branch (merges, repairs).
 
-        The low-level primitive under every write (tickets, config, merges). The caller
-        must hold ``self.lock`` and have validated the content.
+        The general commit of the write path for content the caller validated itself
+        (a merge's tree, a configuration file). Takes the writer lock (reentrant).
 
         Args:
             parent: the commit the branch must still point at (compare-and-swap).
@@ -765,10 +911,8 @@ class Store:
             message: the full commit message (summary line, blank line, trailers).
             author, committer: signatures (committer defaults to author).
             extra_parents: further parents (a merge commit's other side).
-            old_blobs: path → blob id at ``parent`` when already known.
             force_worktree: overwrite working copies of these paths even if edited.
-            contents: path → the new blob's bytes, if at hand (the checkout then
-                need not read them back).
+            contents: path → the new blob's bytes, if at hand.
 
         Returns:
             ``(commit id, kept)``: kept lists working-tree paths left as a person's
@@ -776,106 +920,52 @@ class Store:
 
         Raises:
             RefMovedError: the branch moved since ``parent`` was read.
+            OperationInProgress: a git merge/rebase/cherry-pick/revert is unfinished
+                or the index holds conflicts (``objects.repostate``); nothing written.
         """
-        if not self.lock.held:
-            raise GitStoreError("commit_tree_changes needs the writer lock")
-        tree = parent.tree
-        if old_blobs is None:
-            old_blobs = {}
-        before = {path: old_blobs[path] if path in old_blobs else blob_at(tree, path) for path in changes}
-        writer = self.objects
-        try:
-            new_tree = write_tree(writer.repo, writer.repo[tree.id], changes, put=writer.put)
-            parents = [parent.id, *(extra_parents or [])]
-            commit_id = writer.add_commit(new_tree, parents, author, committer or author, message)
-            writer.flush(self.fsync)  # objects durable before the ref moves
-        finally:
-            writer.discard()
-        self._move_branch(parent.id, commit_id, message.splitlines()[0] if message else "commit")
-        writer.maybe_merge(self.fsync)
-        self.worktree.record(
-            commit_id,
-            {path: (before[path], changes[path]) for path in changes if before[path] != changes[path]},
-            force=force_worktree,
-            contents=contents,
-        )
-        kept: list[str] = []
-        due = self._flush_interval is not None and time.monotonic() - self._last_flush >= self._flush_interval
-        if self._batch_depth == 0 or due:
-            kept = self.worktree.flush()
-            self.last_kept = kept
-            self._last_flush = time.monotonic()
+        with self._writing() as writer:
+            if writer.tip().id != parent.id:
+                raise RefMovedError(f"{BRANCH} moved to {writer.tip().id} while writing (expected {parent.id}); nothing written")
+            commit_id = writer.commit(
+                changes,
+                message=message,
+                author=author,
+                committer=committer,
+                extra_parents=extra_parents,
+                contents=contents,
+                force_worktree=force_worktree,
+            )
+            self._publish()
+            kept = [] if self._batch_depth else list(self.last_kept)
         return commit_id, kept
 
-    def _check_version(self, t_no: str, expected: str, head: pygit2.Commit, head_blobs: dict) -> None:
-        try:
-            seen = self.repo.revparse_single(expected).peel(pygit2.Commit)
-        except (KeyError, ValueError, pygit2.GitError):
-            raise ConflictError(t_no, expected, self.ticket_version(t_no, at=head)) from None
-        paths = layout.ticket_paths(t_no)
-        if any(blob_at(seen.tree, paths[k]) != head_blobs[k] for k in paths):
-            raise ConflictError(t_no, expected, self.ticket_version(t_no, at=head))
+    def fast_forward(
+        self, expected: pygit2.Oid, new: pygit2.Oid, changes: dict[str, tuple[pygit2.Oid | None, pygit2.Oid | None]], reason: str
+    ) -> list[str]:
+        """Move the branch from ``expected`` to ``new``, a descendant already in the
+        repository (a pull's fast-forward), by compare-and-swap, and catch the working
+        tree up (at once, or at the end of the open ``batch()``).
 
-    def _move_branch(self, expected: pygit2.Oid, new: pygit2.Oid, reason: str) -> None:
-        """Compare-and-swap ``refs/heads/main`` from ``expected`` to ``new``."""
-        repo = self.objects.repo  # sees the new commit in memory: no pack rescan
-        try:
-            with repo.transaction() as txn:
-                txn.lock_ref(BRANCH)
-                current = repo.references[BRANCH].target
-                if current != expected:
-                    raise RefMovedError(
-                        f"{BRANCH} moved to {current} while writing (expected {expected}); nothing written"
-                    )
-                txn.set_target(BRANCH, new, message=f"gitstore: {reason}"[:200])
-        except pygit2.GitError as exc:
-            raise RefMovedError(f"could not update {BRANCH}: {exc}") from None
+        Args:
+            expected: the commit the branch must still point at.
+            new: the commit to move to.
+            changes: path → ``(blob id at expected, blob id at new)`` of every changed path.
+            reason: the reflog message.
 
+        Returns:
+            Working-tree paths kept as a person's uncommitted edits.
 
-def _stamp_fields(kind: str, current: TicketFiles) -> dict:
-    key = STAMP_FIELDS[kind]
-    return {key: getattr(current.get(kind), key)}
-
-
-def _check_trailer_value(what: str, value: str) -> None:
-    if not value or any(c in value for c in "<>\n\r\0") or len(value) > 200:
-        raise ValidationError(f"invalid {what} {value!r}: 1-200 characters, no '<', '>' or line breaks")
-
-
-def _signature(actor: str, when: datetime) -> pygit2.Signature:
-    _check_trailer_value("actor", actor)
-    email = f"{actor.replace(' ', '.')}@{EMAIL_DOMAIN}"
-    return pygit2.Signature(actor, email, int(when.timestamp()), 0)
-
-
-def _commit_message(
-    summary: str,
-    t_no: str,
-    names: list[str],
-    actor: str,
-    agent: str | None,
-    trailers: dict[str, str] | None,
-) -> str:
-    lines = [summary.splitlines()[0] if summary else f"Update ticket {t_no}", ""]
-    lines.append(f"Ticket: {t_no}")
-    lines.append(f"Files: {', '.join(names)}")
-    lines.append(f"Actor: {actor}")
-    if agent:
-        lines.append(f"Agent: {agent}")
-    for key, value in (trailers or {}).items():
-        lines.append(f"{key}: {' '.join(str(value).split())}")
-    return "\n".join(lines) + "\n"
-
-
-def commit_message(summary: str, trailers: dict[str, str] | list[tuple[str, str]]) -> str:
-    """A commit message for non-ticket commits (config, merges): summary line, blank
-    line, trailers. ``trailers`` may repeat a key when given as pairs; every value is
-    folded onto one line so no value can forge another trailer.
-    """
-    pairs = trailers.items() if isinstance(trailers, dict) else trailers
-    lines = [summary.splitlines()[0], ""]
-    lines += [f"{k}: {' '.join(str(v).split())}" for k, v in pairs]
-    return "\n".join(lines) + "\n"
+        Raises:
+            RefMovedError: the branch is not at ``expected``.
+            OperationInProgress: a git operation is unfinished; nothing moved.
+        """
+        with self._writing() as writer:
+            writer.reset()
+            move_branch(self.objects.repo, expected, new, reason)
+            self.worktree.record(new, changes)
+            if self._batch_depth == 0:
+                self.last_kept = self.worktree.flush()
+        return list(self.last_kept)
 
 
 def _is_repo_root(path: Path, bare: bool) -> bool:
@@ -895,15 +985,15 @@ def _looks_like_store(repo: pygit2.Repository) -> bool:
 
 
 def retry_on_conflict(
-    store: "Store",
+    store: Store,
     t_no: str,
-    write: Callable[[TicketFiles, pygit2.Commit], Any],
+    write: Callable[[TicketFiles, pygit2.Commit], T],
     *,
     attempts: int = 10,
     backoff: float = 0.01,
     max_backoff: float = 1.0,
-) -> Any:
-    """Optimistic locking's retry loop (seed 002): read, decide, write; again on conflict.
+) -> T:
+    """Optimistic locking's retry loop (docs/data-model.md#optimistic-locking).
 
     ``write(files, head)`` gets the ticket as read at ``head`` and writes with an
     ``expected_version`` taken from that read. On ConflictError the ticket is read
@@ -930,4 +1020,4 @@ def retry_on_conflict(
     raise AssertionError("unreachable")
 
 
-__all__ = ["Store", "CommitResult", "CommitEvent", "GitStoreError", "BRANCH", "retry_on_conflict"]
+__all__ = ["Store", "StageInfo", "CommitResult", "CommitEvent", "GITATTRIBUTES", "retry_on_conflict"]

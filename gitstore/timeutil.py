@@ -31,6 +31,11 @@ def format_utc(value: datetime) -> str:
     return text + "Z"
 
 
+def from_epoch(seconds: int | float) -> datetime:
+    """The aware UTC time of a Unix time (seconds since 1970-01-01T00:00:00Z)."""
+    return datetime.fromtimestamp(seconds, timezone.utc)
+
+
 def parse_utc(text: str) -> datetime:
     """Parse an ISO 8601 time with a zone (``Z`` or ``±HH:MM``) into aware UTC.
 

@@ -110,7 +110,7 @@ def test_important_keeps_marked_messages_and_summarized_states_what_it_replaced(
     summary = summ.messages[1]
     assert summary["role"] == "system"
     assert summary["content"].startswith(f"[SUMMARY replacing {len(summ.summarized)} earlier messages")
-    first_id = store.context(t_no)["unified_timeline"][0]["message_id"]
+    first_id = store.context(t_no).unified_timeline[0]["message_id"]
     assert summ.summarized[0] == first_id and f"ids {first_id} … " in summary["content"]
     assert 'First customer message (ana): "my account id is ACME-42"' in summary["content"]
     kept_ids = len(summ.messages) - 4  # header, summary, trigger marker, trigger
@@ -134,7 +134,7 @@ def test_away_block_follows_the_commit_seen_not_positions(store):
     assert contents[-1] == "anyone?" and ctx.trigger == nudge
     assert ctx.away == [late, nudge]
     # the late message sorts second in the timeline, yet only the commit tells it was unseen
-    assert [e["message_id"] for e in store.context(t_no)["unified_timeline"]][1] == late
+    assert [e["message_id"] for e in store.context(t_no).unified_timeline][1] == late
     state = store.read(t_no).workflow.agent_states["classifier"]
     assert state.session_id == "sess-1" and state.last_processed_commit
     # a late-joining agent has no state and no away block

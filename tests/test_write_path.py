@@ -71,8 +71,8 @@ def test_reads_at_any_commit(store):
     assert [m.content for m in store.read("1001", at=before.commit).external.messages] == ["one"]
     assert [m.content for m in store.read("1001", at=before.commit[:10]).external.messages] == ["one"]
     context = store.context("1001", at=before.commit)
-    assert context["commit"] == before.commit and context["version"] == before.commit
-    assert [i["content"] for i in context["unified_timeline"]] == ["one"]
+    assert context.commit == before.commit and context.version == before.commit
+    assert [i["content"] for i in context.unified_timeline] == ["one"]
 
 
 def test_unified_timeline_orders_external_and_internal_by_time(store):
@@ -83,7 +83,7 @@ def test_unified_timeline_orders_external_and_internal_by_time(store):
     store.add_message("1001", "E", sender="customer", sender_id="ana", content="c", actor="a", timestamp=t(12))
     store.add_message("1001", "I", sender="technical_member", sender_id="ops", content="b", actor="a", timestamp=t(11))
     store.add_message("1001", "E", sender="cs_agent", sender_id="bob", content="d", actor="a", timestamp=t(13))
-    timeline = store.context("1001")["unified_timeline"]
+    timeline = store.context("1001").unified_timeline
     assert [(i["kind"], i["content"]) for i in timeline] == [("internal", "b"), ("external", "c"), ("external", "d")]
 
 

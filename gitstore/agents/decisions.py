@@ -32,7 +32,7 @@ from gitstore.errors import DecisionNotFound, ValidationError
 from gitstore.tickets.files import TicketFiles
 from gitstore.tickets.update import new_id
 from gitstore.agents.context import AgentContext, build_context
-from gitstore.agents.roles import READS, check_write, load_access
+from gitstore.agents.roles import READS, load_access
 from gitstore.agents.timeline import load_timeline
 from gitstore.agents.views import next_states, resolve_seen
 from gitstore.agents.writes import write_checked
@@ -121,7 +121,7 @@ def record_decision(
     access = load_access(store)
     role = access.agent_role(agent)
     if response is not None:
-        check_write(access, {response_kind}, actor=actor, agent=agent)
+        access.check_write({response_kind}, actor=actor, agent=agent)
     seen_id = resolve_seen(store, seen)
     context = build_context(
         store, t_no, agent, max_tokens=max_tokens, strategy=strategy, at=seen_id,

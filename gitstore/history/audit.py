@@ -19,7 +19,8 @@ from datetime import datetime
 from typing import Any, Iterator
 
 from gitstore.errors import InvalidOption
-from gitstore.history.log import _utc, iter_commits
+from gitstore.history.log import iter_commits
+from gitstore.timeutil import from_epoch
 from gitstore.tickets.layout import validate_t_no
 from gitstore.objects.revisions import parse_date
 
@@ -103,8 +104,8 @@ def _log_entry(row: tuple) -> LogEntry:
     files = [name.strip() for name in trailers.get("Files", "").split(",") if name.strip()]
     return LogEntry(
         commit=row[0],
-        time=_utc(row[1]),
-        committed=_utc(row[2]),
+        time=from_epoch(row[1]),
+        committed=from_epoch(row[2]),
         actor=row[3],
         agent=row[4],
         tickets=json.loads(row[7]),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pygit2
 
+from gitstore.objects.trees import tree_changes
 from gitstore.tickets import layout
 from gitstore.errors import InvalidTicketNumber, RevisionNotFound
 
@@ -32,48 +33,6 @@ def commit_or_none(store, commit_id: str | None) -> pygit2.Commit | None:
     if obj is None or obj.type_str != "commit":
         raise RevisionNotFound(f"commit {commit_id} is not in the repository")
     return obj.peel(pygit2.Commit)
-
-
-def changed_paths(
-    repo: pygit2.Repository,
-    old: pygit2.Tree | None,
-    new: pygit2.Tree | None,
-    prefix: str = "",
-) -> dict[str, tuple[pygit2.Oid | None, pygit2.Oid | None]]:
-    """Return every file path that differs between two root trees.
-
-    libgit2's tree diff skips subtrees whose ids are equal, so the cost follows what
-    changed, not the size of the store. No rename detection: a move is a deletion
-    plus an addition.
-
-    Args:
-        repo: the repository holding both trees.
-        old, new: root trees; None stands for an empty tree.
-        prefix: compare only below this folder (e.g. ``"Tickets"``).
-
-    Returns:
-        ``{path: (blob id in old or None, blob id in new or None)}``, repository paths.
-    """
-    if prefix:
-        old, new = _subtree(repo, old, prefix), _subtree(repo, new, prefix)
-    if old is None and new is None:
-        return {}
-    if old is not None and new is not None and old.id == new.id:
-        return {}
-    if old is None:
-        diff = new.diff_to_tree(swap=True)
-    elif new is None:
-        diff = old.diff_to_tree()
-    else:
-        diff = repo.diff(old, new)
-    lead = f"{prefix}/" if prefix else ""
-    found: dict[str, tuple[pygit2.Oid | None, pygit2.Oid | None]] = {}
-    for delta in diff.deltas:
-        added = delta.status == pygit2.enums.DeltaStatus.ADDED
-        deleted = delta.status == pygit2.enums.DeltaStatus.DELETED
-        path = delta.old_file.path if deleted else delta.new_file.path
-        found[lead + path] = (None if added else delta.old_file.id, None if deleted else delta.new_file.id)
-    return found
 
 
 def tickets_in(paths) -> dict[str, set[str]]:
@@ -116,19 +75,8 @@ def changed_tickets(store, old_commit: str | None, new_commit: str) -> set[str]:
     old = commit_or_none(store, old_commit)
     if old is not None and old.tree_id == new.tree_id:
         return set()
-    paths = changed_paths(store.repo, old.tree if old is not None else None, new.tree, layout.ROOT)
+    paths = tree_changes(store.repo, old.tree if old is not None else None, new.tree, layout.ROOT)
     return set(tickets_in(paths))
 
 
-def _subtree(repo: pygit2.Repository, tree: pygit2.Tree | None, name: str) -> pygit2.Tree | None:
-    if tree is None:
-        return None
-    try:
-        entry = tree[name]
-    except KeyError:
-        return None
-    obj = repo[entry.id]
-    return obj if isinstance(obj, pygit2.Tree) else None
-
-
-__all__ = ["changed_paths", "changed_tickets", "commit_or_none", "tickets_in"]
+__all__ = ["changed_tickets", "commit_or_none", "tickets_in"]

@@ -52,14 +52,16 @@ from typing import Any, Iterator
 import pygit2
 
 from gitstore.tickets import layout
-from gitstore.history.changes import changed_paths, tickets_in
+from gitstore.history.changes import tickets_in
+from gitstore.objects.trees import tree_changes
+from gitstore.objects.refs import BRANCH
 from gitstore.errors import HistoryUnavailable, InvalidOption, RevisionNotFound, TicketNotFound
+from gitstore.timeutil import from_epoch
 
 SCHEMA_VERSION = 1
 """Version of the history file's tables; a different version triggers a rebuild."""
 
 DB_NAME = "history.sqlite"
-BRANCH = "refs/heads/main"
 _BATCH = 2000
 _GIT_DIFF_FROM = 200
 """From this many new commits on, catching up diffs them with ``git diff-tree``."""
@@ -121,10 +123,6 @@ class HistoryEntry:
     exists: bool
     rollback_to: str | None
     mainline: bool
-
-
-def _utc(seconds: int) -> datetime:
-    return datetime.fromtimestamp(seconds, timezone.utc)
 
 
 class HistoryIndex:
@@ -381,7 +379,7 @@ class HistoryIndex:
         if first is None:
             raise TicketNotFound(f"ticket {t_no} did not exist at {shown}: no commit ever created it")
         raise TicketNotFound(
-            f"ticket {t_no} did not exist at {shown}: it was created {_utc(first).strftime('%Y-%m-%dT%H:%M:%SZ')}"
+            f"ticket {t_no} did not exist at {shown}: it was created {from_epoch(first).strftime('%Y-%m-%dT%H:%M:%SZ')}"
         )
 
     def store_commit_at(self, when: datetime, label: str = "") -> str:
@@ -449,8 +447,8 @@ def _entry(row: tuple) -> HistoryEntry:
     trailers = json.loads(row[8])
     return HistoryEntry(
         commit=row[0],
-        time=_utc(row[1]),
-        committed=_utc(row[2]),
+        time=from_epoch(row[1]),
+        committed=from_epoch(row[2]),
         actor=row[3],
         agent=row[4],
         kinds=tuple(row[5]),
@@ -526,7 +524,7 @@ def ticket_changes(repo: pygit2.Repository, old: pygit2.Tree | None, new: pygit2
     Only the ``Tickets/`` subtree is compared (``gitstore.history.changes``), so the cost
     follows the number of changed files, not the size of the store.
     """
-    return tickets_in(changed_paths(repo, old, new, layout.ROOT))
+    return tickets_in(tree_changes(repo, old, new, layout.ROOT))
 
 
 def _retry_locked(run, seconds: float = 60.0):

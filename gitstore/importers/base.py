@@ -4,12 +4,23 @@ An importer reads a source and yields ``ImportEvent``s in source order; each eve
 one synchronized update (one commit) with the source's own time as author date. The
 runner sorts events by time (stable), skips events already imported (dedup by the ids
 the event carries: message ids, decision ids, progress-update ids, kept in the ticket
-files), writes the rest under one writer lock (``Store.batch``) with the bulk write
-path (``bulkwrite.BulkWriter``: one commit per event, the working tree caught up once at
-the end), and returns an ``ImportSummary``. A malformed source raises
-ImportFormatError naming file and position *after* the events read before it were
-written; a record is parsed whole before any of its events is yielded, so nothing of a
-broken record is committed.
+files), writes the rest through the store's write path in one ``Store.bulk()`` block
+(one commit per event, the branch moved once per checkpoint, the working tree caught up
+once at the end), and returns an ``ImportSummary``.
+
+Bad input (docs/importers.md "Bad input"):
+
+- **A record that cannot be imported** (an odd conversation, action, message or post
+  inside a well-formed file) is skipped: ``summary.skipped`` gets a ``SkippedRecord``
+  with its position, id and reason, and the import goes on with the next record. A
+  record is parsed whole before any of its events is yielded, so nothing of a skipped
+  record is committed.
+- **A file that cannot be parsed** (not JSON, truncated, not an mbox…) raises
+  ImportFormatError naming file and position *after* the events read before it were
+  written.
+- Source records the mapping does not import by design (a Trello card's position in
+  its list, a board-level action) are listed in ``summary.ignored`` with their reason;
+  they are not errors.
 
 An event's ``update`` may be a callable that builds the update: it is called only when
 the event is not a duplicate, so a re-import skips the costly decoding (for example of
@@ -25,7 +36,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from tqdm import tqdm
+
 from gitstore.errors import GitStoreError, ImportFormatError, RefMovedError
+from gitstore.importers.ledger import ImportLedger
+from gitstore.store import Store
+from gitstore.tickets.update import APPEND_FIELDS, TicketDraft
+from gitstore.writer import new_ticket_files
 
 
 @dataclass
@@ -69,6 +86,23 @@ class ImportEvent:
 
 
 @dataclass
+class SkippedRecord:
+    """A source record that was not imported, and why.
+
+    Attributes:
+        position: where it is in the source (``file#record 12``, ``file: line 40``,
+            ``file: action 7``; record and action numbers count from 0, lines from 1).
+        id: the record's own id in the source (session id, action id, message id,
+            ``ts`` …), or None when the record has none that could be read.
+        reason: one line saying why it was not imported.
+    """
+
+    position: str
+    id: str | None
+    reason: str
+
+
+@dataclass
 class ImportSummary:
     """What an import did.
 
@@ -77,7 +111,10 @@ class ImportSummary:
         messages_added: messages appended (E and I).
         commits: commits written.
         duplicates: events skipped because they were imported before.
-        skipped: ``(source position, reason)`` of records not imported.
+        skipped: ``SkippedRecord`` of each record that could not be imported (bad
+            record, refused by the store, no ticket for it): the import is incomplete.
+        ignored: ``SkippedRecord`` of source records the mapping does not import by
+            design (see each importer); not an error.
         error: the format error that stopped the import, if any (also raised).
         events: events read from the source.
         messages_read: source messages read (imported, duplicate or skipped).
@@ -89,11 +126,43 @@ class ImportSummary:
     messages_added: int = 0
     commits: int = 0
     duplicates: int = 0
-    skipped: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[SkippedRecord] = field(default_factory=list)
+    ignored: list[SkippedRecord] = field(default_factory=list)
     error: str | None = None
     events: int = 0
     messages_read: int = 0
     seconds: float = 0.0
+
+    def skip(self, position: str, record_id: Any, reason: str, messages: int = 0) -> None:
+        """Record a record that cannot be imported.
+
+        Args:
+            position: its place in the source.
+            record_id: its id in the source (converted to text), or None.
+            reason: why, one line.
+            messages: source messages it held (counted in ``messages_read``).
+        """
+        self.skipped.append(SkippedRecord(position, None if record_id is None else str(record_id), _one_line(reason)))
+        self.messages_read += messages
+
+    def ignore(self, position: str, record_id: Any, reason: str) -> None:
+        """Record a source record the mapping does not import by design."""
+        self.ignored.append(SkippedRecord(position, None if record_id is None else str(record_id), _one_line(reason)))
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def record_problem(exc: BaseException) -> str:
+    """The reason text for a record whose parsing raised ``exc``."""
+    if isinstance(exc, KeyError):
+        return f"missing field {exc.args[0]!r}" if exc.args else "missing field"
+    return f"{type(exc).__name__}: {exc}"
+
+
+RECORD_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError)
+"""What parsing one malformed record raises (caught per record: the record is skipped)."""
 
 
 class Importer(ABC):
@@ -105,12 +174,13 @@ class Importer(ABC):
     def events(self, source: Path, summary: ImportSummary) -> Iterator[ImportEvent]:
         """Yield the source's events in source order.
 
-        Records that cannot be imported but do not stop the import are reported with
-        ``summary.skipped.append((position, reason))``.
+        A record that cannot be imported is reported with ``summary.skip(position,
+        id, reason)`` and the next record is read; records the mapping leaves out by
+        design with ``summary.ignore(…)``.
 
         Raises:
-            ImportFormatError: the source is malformed at a position (file and place
-                in the message); events yielded before it are still written.
+            ImportFormatError: a file that cannot be parsed (file and place in the
+                message); events yielded before it are still written.
         """
 
 
@@ -189,7 +259,7 @@ def run_import(store, importer: Importer, source: str | Path, *, actor: str, pro
 
     Returns:
         The summary (tickets created/updated, messages added, duplicates, skipped
-        records with reasons, seconds).
+        records with position, id and reason, ignored records, seconds).
 
     Raises:
         ImportFormatError: the source is malformed; raised after the events read before
@@ -209,6 +279,7 @@ def run_import(store, importer: Importer, source: str | Path, *, actor: str, pro
     events.sort(key=lambda e: e.when)
     summary.events = len(events)
     _write_events(store, events, summary, actor, progress)
+    _structure_skipped(summary, events)
     summary.seconds = round(time.perf_counter() - started, 3)
     if error is not None:
         summary.error = str(error)
@@ -217,39 +288,53 @@ def run_import(store, importer: Importer, source: str | Path, *, actor: str, pro
     return summary
 
 
+def _structure_skipped(summary: ImportSummary, events: list[ImportEvent]) -> None:
+    """Turn the writer's ``(where, reason)`` entries into ``SkippedRecord``s (the id is
+    the first id of the event written from that position)."""
+    if all(isinstance(s, SkippedRecord) for s in summary.skipped):
+        return
+    ids: dict[str, str | None] = {}
+    for event in events:
+        ids.setdefault(event.where or event.t_no, event.ids[0] if event.ids else None)
+    summary.skipped = [
+        s if isinstance(s, SkippedRecord) else SkippedRecord(str(s[0]), ids.get(s[0]), _one_line(s[1]))
+        for s in summary.skipped
+    ]
+
+
 def _message_count(event: ImportEvent) -> int:
     if event.messages or callable(event.update):
         return event.messages
     return sum(len(event.update.get(k, {}).get("messages", [])) for k in ("E", "I"))
 
 
-def _write_events(store, events: list[ImportEvent], summary: ImportSummary, actor: str, progress: bool) -> None:
-    from tqdm import tqdm
-
-    from gitstore.importers.bulkwrite import BulkWriter
-
+def _write_events(store: Store, events: list[ImportEvent], summary: ImportSummary, actor: str, progress: bool) -> None:
+    """Write the events in order through the store's write path, in one bulk block."""
     created, updated = set(), set()
-    with store.batch(), BulkWriter(store) as writer:
+    with store.bulk():
+        ledger = ImportLedger(store)
         bar = tqdm(events, desc="import", unit="update", disable=None if progress else True, leave=False)
         for event in bar:
             where = event.where or event.t_no
             summary.messages_read += _message_count(event)
             try:
-                ids = writer.known_ids(event.t_no)
+                ids = ledger.known_ids(event.t_no)
                 if ids is not None and event.ids and all(i in ids for i in event.ids):
                     summary.duplicates += 1
                     continue
-                update = event.update() if callable(event.update) else event.update
-                update = _drop_known(update, ids or set())
-                if ids is not None and not update:
+                update = prepare_update(store, event, ids)
+                if update is None:
                     summary.duplicates += 1
                     continue
-                result = writer.write(
-                    event.t_no, update, when=event.when, actor=event.actor or actor,
-                    summary=event.summary or f"Import update of ticket {event.t_no}",
-                    create=event.create, create_update=event.create_update,
-                    cs_agents=event.cs_agents, cs_team=event.cs_team, technical_team=event.technical_team,
+                result = store.write(
+                    event.t_no,
+                    actor=event.actor or actor,
+                    timestamp=event.when,
+                    update=update or None,
+                    create=event.create,
                     authorized_as=actor,
+                    summary=event.summary or f"Import update of ticket {event.t_no}",
+                    allow_empty=True,
                 )
             except RefMovedError:
                 raise  # someone wrote without the writer lock: stop, never guess
@@ -259,6 +344,7 @@ def _write_events(store, events: list[ImportEvent], summary: ImportSummary, acto
             if result.commit is None:
                 summary.duplicates += 1
                 continue
+            ledger.wrote(event.t_no)
             summary.commits += 1
             summary.messages_added += result.messages
             if result.created:
@@ -266,8 +352,72 @@ def _write_events(store, events: list[ImportEvent], summary: ImportSummary, acto
             elif event.t_no not in created:
                 updated.add(event.t_no)
         bar.close()
+    ledger.save()
     summary.tickets_created = sorted(created)
     summary.tickets_updated = sorted(updated)
+
+
+def prepare_update(store: Store, event: ImportEvent, ids: set[str] | None) -> dict[str, Any] | None:
+    """The ``update_data`` an event writes, or None when it brings nothing new.
+
+    Items whose ids the ticket already holds are dropped (a partial re-import); a
+    ticket that does not exist yet also gets the event's ``create_update``; the
+    event's people are added to the participant lists.
+
+    Args:
+        store: the store written to (read through its write path's tip).
+        event: the event.
+        ids: the ids the ticket holds, or None when it does not exist.
+    """
+    update = event.update() if callable(event.update) else event.update
+    update = _drop_known(update, ids or set())
+    if ids is not None and not update:
+        return None
+    if ids is None and event.create_update:
+        update = _merge_updates(event.create_update, update)
+    return _with_participants(store, event, update)
+
+
+_PARTICIPANTS = (("E", "cs_agents"), ("I", "cs_team"), ("I", "technical_team"))
+
+
+def _with_participants(store: Store, event: ImportEvent, update: dict[str, Any]) -> dict[str, Any]:
+    """Add the event's people to the ticket's participant lists (a union with those the
+    ticket, or the update itself, already lists, in first-seen order)."""
+    wanted = {("E", "cs_agents"): event.cs_agents, ("I", "cs_team"): event.cs_team, ("I", "technical_team"): event.technical_team}
+    if not any(wanted.values()):
+        return update
+    draft = store.writer.draft(event.t_no)
+    if draft is None:
+        if event.create is None:
+            return update  # the write reports the missing ticket
+        draft = TicketDraft.from_files(new_ticket_files(event.t_no, event.create, event.when))
+    for kind, key in _PARTICIPANTS:
+        names = wanted[(kind, key)]
+        if not names:
+            continue
+        participants = draft.shells[kind].participants  # type: ignore[attr-defined]
+        if kind in update and "participants" in update[kind]:  # the update's own list is the base
+            participants = type(participants).model_validate(update[kind]["participants"])
+        missing = [a for a in dict.fromkeys(names) if a not in getattr(participants, key)]
+        if missing:
+            merged = participants.model_dump(mode="json")
+            merged[key] = merged[key] + missing
+            update = _merge_updates(update, {kind: {"participants": merged}})
+    return update
+
+
+def _merge_updates(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    """Combine two ``update_data`` objects: lists concatenate, ``second``'s scalars win."""
+    out = {kind: dict(changes) for kind, changes in first.items()}
+    for kind, changes in second.items():
+        target = out.setdefault(kind, {})
+        for key, value in changes.items():
+            if key in APPEND_FIELDS.get(kind, {}) and key in target:
+                target[key] = list(target[key]) + list(value)
+            else:
+                target[key] = value
+    return out
 
 
 def _drop_known(update: dict, ids: set[str]) -> dict:

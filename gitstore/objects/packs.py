@@ -191,23 +191,41 @@ def _deflate(items: list[tuple[int, bytes]], tree_level: int) -> list[bytes]:
         return [stream for chunk in streams for stream in chunk]
 
 
-def write_pack(pack_dir: Path, objects: dict[bytes, tuple[int, bytes]], fsync: bool, tree_level: int = TREE_LEVEL) -> str:
+def write_pack(
+    pack_dir: Path,
+    objects: dict[bytes, tuple[int, bytes]],
+    fsync: bool,
+    tree_level: int = TREE_LEVEL,
+    streams: dict[bytes, bytes] | None = None,
+    stored: dict[bytes, tuple[int, int, bytes]] | None = None,
+) -> str:
     """Write ``objects`` (raw oid → (type, content)) as a pack and its index.
 
     Args:
         tree_level: zlib level of trees (``TREE_LEVEL`` for a commit's pack; merged
             packs deflate them, level 1).
+        streams: raw oid → the zlib stream of its content, already made (for example
+            by ``deflate.PrefixDeflater``); the other objects are deflated here.
+        stored: further objects as another pack stores them: raw oid →
+            ``(type, content size, zlib stream)`` (``read_pack_entries``), copied as is.
 
     Returns:
         The pack's name (``pack-<sha1>``), without extension.
     """
-    order = sorted(objects)
-    streams = _deflate([objects[raw] for raw in order], tree_level)
+    copies = {raw: entry for raw, entry in (stored or {}).items() if raw not in objects}
+    order = sorted([*objects, *copies])
+    given = streams or {}
+    todo = [raw for raw in objects if raw not in given]
+    made = dict(zip(todo, _deflate([objects[raw] for raw in todo], tree_level)))
     body = bytearray(b"PACK" + struct.pack(">II", 2, len(order)))
     offsets, crcs = {}, {}
-    for raw, stream in zip(order, streams):
-        type_, data = objects[raw]
-        entry = _entry_header(type_, len(data)) + stream
+    for raw in order:
+        if raw in copies:
+            type_, size, stream = copies[raw]
+        else:
+            type_, size = objects[raw][0], len(objects[raw][1])
+            stream = given[raw] if raw in given else made[raw]
+        entry = _entry_header(type_, size) + stream
         offsets[raw] = len(body)
         crcs[raw] = zlib.crc32(entry) & 0xFFFFFFFF
         body += entry
@@ -274,6 +292,55 @@ def read_idx_oids(idx_path: Path) -> list[bytes]:
     return [data[start + 20 * i : start + 20 * (i + 1)] for i in range(count)]
 
 
+def read_pack_entries(pack_path: Path, idx_path: Path) -> dict[bytes, tuple[int, int, bytes]]:
+    """Return the whole (non-delta) objects of a pack as they are stored in it.
+
+    Args:
+        pack_path, idx_path: a pack (format v2) and its v2 index.
+
+    Returns:
+        raw object id → ``(type, content size in bytes, zlib stream)``, for every entry
+        that is a whole object (commit, tree, blob, tag); delta entries are left out.
+
+    Raises:
+        ValueError: the files are not a v2 pack and index.
+        OSError: a file cannot be read.
+    """
+    idx = idx_path.read_bytes()
+    if idx[:4] != _IDX_MAGIC:
+        raise ValueError(f"{idx_path}: not a v2 pack index")
+    count = struct.unpack(">I", idx[8 + 255 * 4 : 8 + 256 * 4])[0]
+    oid_at = 8 + 256 * 4
+    offset_at = oid_at + 24 * count
+    large_at = offset_at + 4 * count
+    oids = [idx[oid_at + 20 * i : oid_at + 20 * (i + 1)] for i in range(count)]
+    offsets = []
+    for i in range(count):
+        (value,) = struct.unpack(">I", idx[offset_at + 4 * i : offset_at + 4 * (i + 1)])
+        if value & 0x80000000:
+            slot = large_at + 8 * (value & 0x7FFFFFFF)
+            (value,) = struct.unpack(">Q", idx[slot : slot + 8])
+        offsets.append(value)
+    pack = pack_path.read_bytes()
+    if pack[:4] != b"PACK":
+        raise ValueError(f"{pack_path}: not a pack")
+    ends = sorted(offsets) + [len(pack) - 20]
+    end_of = {start: ends[i + 1] for i, start in enumerate(ends[:-1])}
+    found: dict[bytes, tuple[int, int, bytes]] = {}
+    for raw, start in zip(oids, offsets):
+        pos = start
+        byte = pack[pos]
+        type_, size, shift = (byte >> 4) & 7, byte & 0x0F, 4
+        while byte & 0x80:
+            pos += 1
+            byte = pack[pos]
+            size |= (byte & 0x7F) << shift
+            shift += 7
+        if type_ in (1, 2, 3, 4):
+            found[raw] = (type_, size, pack[pos + 1 : end_of[start]])
+    return found
+
+
 class ObjectWriter:
     """Stages the objects of one write in memory and flushes them as a pack.
 
@@ -287,6 +354,7 @@ class ObjectWriter:
         self.pack_dir = self.git_dir / "objects" / "pack"
         self.registry = Path(state_dir) / "packs"
         self.staging = StagingBackend()
+        self.streams: dict[bytes, bytes] = {}
         self.repo = self._open()
         self._tracked: list[tuple[str, int]] | None = None
         self._registry_size: tuple[int, int, int] | None = None
@@ -306,9 +374,18 @@ class ObjectWriter:
         self.staging = _carry_over(self.staging)
         self.repo = self._open()
 
-    def put(self, raw: bytes, type_: int, content: bytes) -> None:
-        """Stage an object whose id the caller computed (``treewrite.Put``)."""
+    def put(self, raw: bytes, type_: int, content: bytes, stream: bytes | None = None) -> None:
+        """Stage an object whose id the caller computed (``trees.Put``).
+
+        Args:
+            raw: the object id (20 bytes).
+            type_: the git object type (1 commit, 2 tree, 3 blob).
+            content: the object's content.
+            stream: its zlib stream when the caller already deflated it.
+        """
         self.staging.objects[raw] = (type_, bytes(content))
+        if stream is not None:
+            self.streams[raw] = stream
 
     def add_blob(self, data: bytes) -> pygit2.Oid:
         """Stage a blob and return its id (hashed here: no existence checks needed)."""
@@ -337,12 +414,14 @@ class ObjectWriter:
     def discard(self) -> None:
         """Drop staged objects (a write that failed before its commit)."""
         self.staging.objects.clear()
+        self.streams.clear()
 
     def flush(self, fsync: bool) -> str | None:
         """Write staged objects as one pack; returns its name, or None if none staged."""
         if not self.staging.objects:
             return None
-        name = write_pack(self.pack_dir, self.staging.objects, fsync)
+        name = write_pack(self.pack_dir, self.staging.objects, fsync, streams=self.streams)
+        self.streams = {}
         self.staging.retire()
         packs = self.tracked()
         with open(self.registry, "a", encoding="ascii") as handle:
@@ -391,18 +470,28 @@ class ObjectWriter:
         if level is None:
             return None
         names = [name for name, lvl in packs if lvl == level]
+        # Commits and blobs are copied as they are stored (their zlib streams); trees,
+        # stored undeflated in commit packs, are read and deflated; an object the pack
+        # holds as a delta (not one gitstore wrote) is read through the odb.
         objects: dict[bytes, tuple[int, bytes]] = {}
+        copied: dict[bytes, tuple[int, int, bytes]] = {}
         for name in list(names):
             try:
                 oids = read_idx_oids(self.pack_dir / f"{name}.idx")
+                entries = read_pack_entries(self.pack_dir / f"{name}.pack", self.pack_dir / f"{name}.idx")
             except FileNotFoundError:  # repacked away by git gc meanwhile
                 names.remove(name)
                 continue
             for raw in oids:
-                if raw not in objects:
+                if raw in objects or raw in copied:
+                    continue
+                entry = entries.get(raw)
+                if entry is not None and entry[0] != _TREE:
+                    copied[raw] = entry
+                else:
                     type_, data = self.repo.odb.read(pygit2.Oid(raw=raw))
                     objects[raw] = (int(type_), bytes(data))
-        merged = write_pack(self.pack_dir, objects, fsync, tree_level=1)
+        merged = write_pack(self.pack_dir, objects, fsync, tree_level=1, stored=copied)
         # Packs merged now are deleted at the NEXT merge, not now: a reader in another
         # process may have listed them and not opened them yet (git gc's grace period).
         retired = [n for n, lvl in packs if lvl == RETIRED]

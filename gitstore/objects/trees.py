@@ -156,3 +156,56 @@ def blob_at(tree: pygit2.Tree, path: str) -> pygit2.Oid | None:
     except KeyError:
         return None
     return entry.id if entry.type_str == "blob" else None
+
+
+def tree_changes(
+    repo: pygit2.Repository,
+    old: pygit2.Tree | None,
+    new: pygit2.Tree | None,
+    prefix: str = "",
+) -> dict[str, tuple[pygit2.Oid | None, pygit2.Oid | None]]:
+    """Return every file path that differs between two root trees.
+
+    libgit2's tree diff skips subtrees whose ids are equal, so the cost follows what
+    changed, not the size of the store. No rename detection: a move is a deletion
+    plus an addition.
+
+    Args:
+        repo: the repository holding both trees.
+        old, new: root trees; None stands for an empty tree.
+        prefix: compare only below this folder (e.g. ``"Tickets"``).
+
+    Returns:
+        ``{path: (blob id in old or None, blob id in new or None)}``, repository paths.
+    """
+    if prefix:
+        old, new = _subtree(repo, old, prefix), _subtree(repo, new, prefix)
+    if old is None and new is None:
+        return {}
+    if old is not None and new is not None and old.id == new.id:
+        return {}
+    if old is None:
+        diff = new.diff_to_tree(swap=True)
+    elif new is None:
+        diff = old.diff_to_tree()
+    else:
+        diff = repo.diff(old, new)
+    lead = f"{prefix}/" if prefix else ""
+    found: dict[str, tuple[pygit2.Oid | None, pygit2.Oid | None]] = {}
+    for delta in diff.deltas:
+        added = delta.status == pygit2.enums.DeltaStatus.ADDED
+        deleted = delta.status == pygit2.enums.DeltaStatus.DELETED
+        path = delta.old_file.path if deleted else delta.new_file.path
+        found[lead + path] = (None if added else delta.old_file.id, None if deleted else delta.new_file.id)
+    return found
+
+
+def _subtree(repo: pygit2.Repository, tree: pygit2.Tree | None, name: str) -> pygit2.Tree | None:
+    if tree is None:
+        return None
+    try:
+        entry = tree[name]
+    except KeyError:
+        return None
+    obj = repo[entry.id]
+    return obj if isinstance(obj, pygit2.Tree) else None

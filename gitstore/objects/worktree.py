@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pygit2
 
-from gitstore.objects.trees import hash_blob
+from gitstore.objects.trees import hash_blob, tree_changes
 
 _COUNTER = itertools.count()
 CONTENT_BUDGET = 64 * 1024 * 1024
@@ -203,7 +203,6 @@ class WorktreeSync:
         tmp.write_text(f"{commit_id}\n")
         os.replace(tmp, self.marker)
 
-    _mark = mark  # the former name, still called by committed store.py, verify.py and bench/ until they call mark
 
     def catch_up(self, head: pygit2.Commit, prefix: str = "") -> list[str]:
         """Bring the working tree from the recorded commit to ``head`` (repair on open).
@@ -223,9 +222,8 @@ class WorktreeSync:
         if old_tree is None:
             self.mark(head.id)
             return []
-        from gitstore.history.changes import changed_paths
 
-        self.record(head.id, changed_paths(self.repo, old_tree, head.tree, prefix))
+        self.record(head.id, tree_changes(self.repo, old_tree, head.tree, prefix))
         return self.flush()
 
 

@@ -39,13 +39,16 @@ def _same_apart_from_stamps_and_flag(current: Any, new: Any) -> bool:
     return True
 
 
-def check_writable(t_no: str, current: Any, new: Any) -> None:
+def check_writable(t_no: str, current: Any, new: Any, items_changed: bool = False) -> None:
     """Refuse a write to an archived ticket (called by the write path before committing).
 
     Args:
         t_no: the ticket.
         current: its ``TicketFiles`` at HEAD, or None for a new ticket.
         new: the ``TicketFiles`` about to be written.
+        items_changed: the write appends or changes list items (messages, progress
+            updates, decisions) that ``current``/``new`` do not hold (the write path
+            compares files without their item lists).
 
     Raises:
         ArchivedTicket: ``current`` is archived and ``new`` is anything but the same
@@ -53,7 +56,7 @@ def check_writable(t_no: str, current: Any, new: Any) -> None:
     """
     if current is None or not current.workflow.archived:
         return
-    if not new.workflow.archived and _same_apart_from_stamps_and_flag(current, new):
+    if not items_changed and not new.workflow.archived and _same_apart_from_stamps_and_flag(current, new):
         return
     raise ArchivedTicket(f"ticket {t_no} is archived (read-only); run 'gitstore unarchive {t_no}' first; nothing written")
 

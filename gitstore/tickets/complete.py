@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from gitstore.tickets.files import TicketFiles
@@ -34,21 +35,51 @@ def decision_trail(files: TicketFiles) -> list[dict[str, Any]]:
     return [d.model_dump(mode="json") for d in decisions]
 
 
-def complete_context(files: TicketFiles, commit: str, version: str | None = None) -> dict[str, Any]:
-    """Return the complete context of a ticket as JSON-ready data.
+@dataclass(frozen=True)
+class CompleteContext:
+    """A ticket's complete context at one revision (docs/data-model.md#complete-context).
 
-    Keys (docs/data-model.md#complete-context): ``ticket_id``, ``external_conversation``,
-    ``internal_conversation``, ``workflow_state``, ``unified_timeline``,
-    ``decision_trail``; plus ``commit`` (the revision read) and ``version`` (the id of
-    the ticket's last change, to pass back as ``expected_version``).
+    Attributes:
+        ticket_id: the T_NO.
+        commit: the id of the commit read.
+        version: the id of the ticket's last change at that commit (pass it back as
+            ``expected_version``).
+        files: the three files (``external``, ``internal``, ``workflow`` models).
+        unified_timeline: every E and I message, ordered by ``(timestamp, message_id)``,
+            as JSON objects with ``kind`` (``external``/``internal``).
+        decision_trail: the agent decisions ordered by ``(timestamp, decision_id)``, as
+            JSON objects.
     """
-    return {
-        "ticket_id": files.t_no,
-        "commit": commit,
-        "version": version,
-        "external_conversation": files.external.model_dump(mode="json"),
-        "internal_conversation": files.internal.model_dump(mode="json"),
-        "workflow_state": files.workflow.model_dump(mode="json"),
-        "unified_timeline": unified_timeline(files),
-        "decision_trail": decision_trail(files),
-    }
+
+    ticket_id: str
+    commit: str
+    version: str | None
+    files: TicketFiles
+    unified_timeline: list[dict[str, Any]]
+    decision_trail: list[dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        """The context as one JSON object: ``ticket_id``, ``commit``, ``version``,
+        ``external_conversation``, ``internal_conversation``, ``workflow_state``,
+        ``unified_timeline``, ``decision_trail``."""
+        return {
+            "ticket_id": self.ticket_id,
+            "commit": self.commit,
+            "version": self.version,
+            "external_conversation": self.files.external.model_dump(mode="json"),
+            "internal_conversation": self.files.internal.model_dump(mode="json"),
+            "workflow_state": self.files.workflow.model_dump(mode="json"),
+            "unified_timeline": self.unified_timeline,
+            "decision_trail": self.decision_trail,
+        }
+
+
+def complete_context(files: TicketFiles, commit: str, version: str | None = None) -> CompleteContext:
+    """Return the complete context of a ticket read at ``commit``.
+
+    Args:
+        files: the ticket's files at ``commit``.
+        commit: the id of the commit read.
+        version: the id of the ticket's last change at ``commit``.
+    """
+    return CompleteContext(files.t_no, commit, version, files, unified_timeline(files), decision_trail(files))
