@@ -1,28 +1,32 @@
-"""Who may see what in search results (issue 4, ARCHITECTURE.md "Search").
+"""Who may see what in search results: the core's role model applied to documents.
 
-A caller searches with a role; the role decides which document kinds exist for it at
-all. Excluded kinds are masked inside the search itself, so they appear in no hit,
-snippet, count or facet:
+Roles and what they read are the store's (``gitstore.tickets.policy``:
+``ROLES``, ``READS``; docs/data-model.md#roles): a role sees the messages of the files it
+may read and every ticket's workflow state. A search runs as a role; the kinds of
+documents the role may not read are masked inside the search itself, so they appear in
+no hit, snippet, count or facet:
 
-- ``customer_facing``: customer-facing agents: external messages and workflow state,
-  never internal messages;
-- ``internal``: internal agents (support ↔ technical team): everything;
-- ``admin``: everything.
+- ``customer_facing``: external messages and workflow state, never internal messages;
+- ``internal`` and ``admin``: everything.
 
-The default role comes from the committed store configuration, section ``search``,
-key ``default_role`` (``gitstore.config``); without one it is ``admin``.
+A search without a role runs as the store's default search role (committed
+configuration, section ``search``, key ``default_role``), ``admin`` without one.
 """
 
 from __future__ import annotations
 
 from gitstore.errors import InvalidQuery
+from gitstore.store import Store
+from gitstore.tickets.policy import READS
+from gitstore.tickets.policy import ROLES as ROLE_NAMES
+
+KIND_OF_FILE = {"E": "external", "I": "internal"}
+"""Message file kind → the search's document kind of its messages."""
 
 ROLES: dict[str, frozenset[str]] = {
-    "customer_facing": frozenset({"external", "workflow"}),
-    "internal": frozenset({"external", "internal", "workflow"}),
-    "admin": frozenset({"external", "internal", "workflow"}),
+    role: frozenset({"workflow", *(KIND_OF_FILE[f] for f in READS[role])}) for role in ROLE_NAMES
 }
-"""Role → document kinds it may see."""
+"""Role → document kinds it may see (derived from ``policy.READS``)."""
 
 ALL_KINDS = frozenset({"external", "internal", "workflow"})
 DEFAULT_ROLE = "admin"
@@ -40,7 +44,7 @@ def check_role(role: str) -> str:
     return role
 
 
-def default_role(store) -> str:
+def default_role(store: Store) -> str:
     """Return the store's default search role (config ``search.default_role``).
 
     Raises:
