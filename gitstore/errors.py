@@ -184,3 +184,18 @@ class InvalidOption(GitStoreError, ValueError):
 
 class HistoryUnavailable(GitStoreError, OSError):
     """The per-ticket history log (``.git/gitstore/history.sqlite``) cannot be opened."""
+
+
+class OperationInProgress(GitStoreError, RuntimeError):
+    """A git merge, rebase, cherry-pick, revert, am or bisect is unfinished in the
+    repository, or its index holds conflict entries: writes are refused until it is
+    finished or aborted (``gitstore.objects.repostate``).
+
+    Attributes:
+        state: ``merge``, ``rebase``, ``cherry-pick``, ``revert``, ``am``, ``bisect`` or
+            ``conflicts``.
+    """
+
+    def __init__(self, message: str, state: str):
+        super().__init__(message)
+        self.state = state
