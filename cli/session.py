@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import click
@@ -25,13 +26,46 @@ class CliContext:
     fsync: bool = True
     _store: Any = field(default=None, repr=False)
 
-    def store(self):
-        """Open the store once per invocation; closed (working tree caught up) on exit."""
+    def store(self, *, allow_empty: bool = False, write: bool = False):
+        """Open the store once per invocation; closed (working tree caught up) on exit.
+
+        A store cloned with plain ``git clone`` is set up on first use (merge driver,
+        hooks: ``gitstore_sync.setup.ensure_configured``), said in one line on stderr.
+        An empty hub (``gitstore init --bare``, nothing pushed yet) is refused by
+        commands that read tickets; a command that writes gives it the first commit of
+        a new store (``gitstore_sync.hub.fill_empty``), said in one line.
+
+        Args:
+            allow_empty: accept an empty hub as it is (remotes, hooks).
+            write: the command writes tickets or configuration.
+
+        Raises:
+            NotAStoreError: not a store, or an empty hub for a command that reads.
+        """
         if self._store is None:
             from gitstore import Store
+            from gitstore.errors import NotAStoreError
+            from gitstore_sync.hub import fill_empty, is_empty
+            from gitstore_sync.setup import ensure_configured
 
-            self._store = Store.open(self.directory, fsync=self.fsync)
+            store = Store.open(self.directory, fsync=self.fsync)
+            if is_empty(store.repo) and not allow_empty:
+                if not write:
+                    raise NotAStoreError(
+                        f"{store.path} is an empty hub: nothing was pushed to it yet ('gitstore push' from a store fills it)"
+                    )
+                fill_empty(store.repo)
+                click.echo(f"gitstore: {store.path} was an empty hub: it now holds a new store (its first commit)", err=True)
+            self._store = store
             click.get_current_context().call_on_close(self._store.close)
+            setup = ensure_configured(store.repo)
+            if setup is not None:
+                hooks = ", ".join(Path(h).name for h in setup.hooks) or "no hooks"
+                notes = "".join(f"; {note}" for note in setup.notes)
+                click.echo(
+                    f"gitstore: set up this clone for gitstore: merge driver and {hooks} in .git (git clone does not copy them){notes}",
+                    err=True,
+                )
             from gitstore_index.paths import index_exists  # no Whoosh import: the index opens on first commit
 
             if index_exists(self._store):

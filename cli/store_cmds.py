@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from gitstore_cli.session import CliContext, pass_cli
-from gitstore_cli.output import print_json
+from gitstore_cli.output import print_json, to_jsonable
 
 
 @click.command()
@@ -14,24 +16,34 @@ from gitstore_cli.output import print_json
 @click.option("--json", "as_json", is_flag=True)
 @pass_cli
 def init(ctx: CliContext, path: str, bare: bool, as_json: bool) -> None:
-    """Create a new store at PATH (default: the current folder).
+    """Create a new store at PATH (default: the current folder), or with --bare an
+    empty hub that takes the first push of any store.
 
     \b
     Example:
       gitstore init support-store
       gitstore init --bare hub.git
     """
+    if bare:
+        from gitstore_sync.hub import init_hub  # empty: takes the first push of any store
+
+        repo, _report = init_hub(path)
+        if as_json:
+            print_json({"path": str(Path(repo.path).resolve()), "bare": True, "head": None})
+        else:
+            click.echo(f"Initialised empty gitstore hub in {Path(repo.path).resolve()} (push a store to it)")
+        return
     from gitstore import Store
 
-    store = Store.init(path, bare=bare, fsync=ctx.fsync)
-    from gitstore_sync.setup import configure_store  # merge driver; a bare hub gets pre-receive
+    store = Store.init(path, fsync=ctx.fsync)
+    from gitstore_sync.setup import configure_store  # the merge driver
 
     configure_store(store.repo, hooks=False)
     head = str(store.head().id)
     if as_json:
-        print_json({"path": str(store.path), "bare": bare, "head": head})
+        print_json({"path": str(store.path), "bare": False, "head": head})
     else:
-        click.echo(f"Initialised {'bare ' if bare else ''}gitstore store in {store.path}")
+        click.echo(f"Initialised gitstore store in {store.path}")
 
 
 @click.command()
@@ -69,26 +81,41 @@ def verify(ctx: CliContext, t_no: str | None, as_json: bool) -> None:
 def repair(ctx: CliContext, as_json: bool) -> None:
     """Clear stale locks and restore the working tree from HEAD (never rewrites history).
 
-    Working-tree files that are overwritten are first copied to
-    .git/gitstore/repair-backup/<time>/.
+    An unfinished git merge, cherry-pick or revert (or stray conflict entries) is
+    aborted first, as 'git merge --abort' would; a rebase, am or bisect is left to
+    git, with what to run. Working-tree files that are overwritten are first copied
+    to .git/gitstore/repair-backup/<time>/.
 
     \b
     Example:
       gitstore repair
     """
+    from gitstore.objects.repostate import clear_operation
+    from gitstore.timeutil import utc_now
     from gitstore.verify import repair_store
 
-    report = repair_store(ctx.store())
+    store = ctx.store()
+    with store.lock:
+        recovered = list(store.lock.recovered)  # taking the lock clears stale ones
+        backup = store.state_dir / "repair-backup" / utc_now().strftime("%Y%m%dT%H%M%SZ")
+        cleared = clear_operation(store.repo, backup)
+    report = repair_store(store)
+    report.locks_cleared = recovered + [lock for lock in report.locks_cleared if lock not in recovered]
     if as_json:
-        print_json(report)
+        print_json({"operation": cleared, **to_jsonable(report)})
         return
+    if cleared is not None:
+        what = "conflict entries" if cleared.state == "conflicts" else f"the unfinished git {cleared.state}"
+        click.echo(f"aborted {what}: {len(cleared.restored)} path(s) set back to HEAD")
+        if cleared.backup_dir:
+            click.echo(f"their working copies saved in {cleared.backup_dir}")
     for path in report.locks_cleared:
         click.echo(f"cleared stale lock {path}")
     for path in report.restored:
         click.echo(f"restored {path}")
     if report.backup_dir:
         click.echo(f"previous working copies saved in {report.backup_dir}")
-    if not (report.locks_cleared or report.restored):
+    if not (report.locks_cleared or report.restored or cleared):
         click.echo("nothing to repair")
 
 
@@ -108,7 +135,7 @@ def commit(ctx: CliContext, summary: str | None, as_json: bool) -> None:
     """
     from gitstore.handedit import commit_hand_edits
 
-    report = commit_hand_edits(ctx.store(), actor=ctx.actor(), agent=ctx.agent, summary=summary)
+    report = commit_hand_edits(ctx.store(write=True), actor=ctx.actor(), agent=ctx.agent, summary=summary)
     if as_json:
         print_json(report)
     else:

@@ -37,7 +37,7 @@ def remote_add(ctx: CliContext, name: str, url: str, as_json: bool) -> None:
     """
     from gitstore_sync.remotes import add_remote
 
-    info = add_remote(ctx.store().repo, name, url)
+    info = add_remote(ctx.store(allow_empty=True).repo, name, url)
     if as_json:
         print_json(info)
     else:
@@ -57,7 +57,7 @@ def remote_list(ctx: CliContext, as_json: bool) -> None:
     """
     from gitstore_sync.remotes import list_remotes
 
-    remotes = list_remotes(ctx.store().repo)
+    remotes = list_remotes(ctx.store(allow_empty=True).repo)
     if as_json:
         print_json(remotes)
         return
@@ -77,7 +77,7 @@ def remote_remove(ctx: CliContext, name: str) -> None:
     """
     from gitstore_sync.remotes import remove_remote
 
-    info = remove_remote(ctx.store().repo, name)
+    info = remove_remote(ctx.store(allow_empty=True).repo, name)
     click.echo(f"removed remote {info.name} ({info.url})")
 
 
@@ -105,11 +105,16 @@ def clone(ctx: CliContext, url: str, directory: str, bare: bool, no_index: bool,
         print_json({"path": str(store.path), "head": head, "driver": report.driver, "hooks": report.hooks, "index": indexed})
     else:
         click.echo(f"Cloned {url} into {store.path} at {head[:12]} ({len(store.list_tickets())} tickets)")
+    for note in report.notes:
+        click.echo(f"gitstore: {note}", err=True)
 
 
 def _print_pull(result) -> None:
     if result.outcome == "up-to-date":
         click.echo(f"Already up to date with {result.remote} ({result.theirs[:12]})")
+        return
+    if result.outcome == "empty-remote":
+        click.echo(f"{result.remote} is an empty hub: nothing to pull ('gitstore push' fills it)")
         return
     for change in result.tickets:
         if change.status == "merged":
@@ -123,11 +128,14 @@ def _print_pull(result) -> None:
 
 
 @click.command()
-@click.argument("remote_name", metavar="[REMOTE]", default="origin")
+@click.argument("remote_name", metavar="[REMOTE]", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Per-ticket results and losing values as JSON.")
 @pass_cli
 def pull(ctx: CliContext, remote_name: str, as_json: bool) -> None:
-    """Fetch REMOTE (default origin) and merge it: a fast-forward or one merge commit.
+    """Fetch REMOTE and merge it: a fast-forward or one merge commit.
+
+    REMOTE defaults to the one main tracks (set by clone and by the first push),
+    else origin.
 
     Messages are unioned by id; fields changed differently on both sides resolve to
     the newer side and the losing values are printed and kept in the merge commit's
@@ -139,23 +147,28 @@ def pull(ctx: CliContext, remote_name: str, as_json: bool) -> None:
       gitstore pull hub --json
     """
     from gitstore_sync.pull import pull as pull_remote
+    from gitstore_sync.remotes import default_remote
 
     store = ctx.store()
-    result = pull_remote(store, remote_name, actor=ctx.actor(), agent=ctx.agent)
+    result = pull_remote(store, remote_name or default_remote(store.repo), actor=ctx.actor(), agent=ctx.agent)
     if as_json:
         print_json(result)
     else:
         _print_pull(result)
-    if result.outcome != "up-to-date":
+    if result.outcome not in ("up-to-date", "empty-remote"):
         _refresh_index(store)
 
 
 @click.command()
-@click.argument("remote_name", metavar="[REMOTE]", default="origin")
+@click.argument("remote_name", metavar="[REMOTE]", required=False)
 @click.option("--json", "as_json", is_flag=True)
 @pass_cli
 def push(ctx: CliContext, remote_name: str, as_json: bool) -> None:
-    """Push main to REMOTE (default origin); a refused ref is an error with the server's reason.
+    """Push main to REMOTE; a refused ref is an error with the server's reason.
+
+    REMOTE defaults to the one main tracks, else origin. The first push to a remote
+    when main tracks none sets main to track it (like git push -u): an empty hub
+    made by 'gitstore init --bare' takes the first push of any store.
 
     \b
     Example:
@@ -163,23 +176,29 @@ def push(ctx: CliContext, remote_name: str, as_json: bool) -> None:
       gitstore push hub --json
     """
     from gitstore_sync.push import push as push_remote
+    from gitstore_sync.remotes import default_remote
 
-    result = push_remote(ctx.store(), remote_name)
+    store = ctx.store()
+    result = push_remote(store, remote_name or default_remote(store.repo))
     if as_json:
         print_json(result)
         return
     for ref in result.refs:
         old = (ref.old or "0" * 12)[:12]
         click.echo(f"{ref.ref}: {ref.status} {old}..{ref.new[:12]} -> {result.remote}")
+    if result.tracking:
+        click.echo(f"main now tracks {result.tracking}/main ('gitstore pull' and 'git pull' default to it)")
 
 
 @click.command("sync")
-@click.argument("remote_name", metavar="[REMOTE]", default="origin")
+@click.argument("remote_name", metavar="[REMOTE]", required=False)
 @click.option("--attempts", default=5, show_default=True, type=click.IntRange(1, 50), help="Pull+push rounds when the remote keeps moving.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_cli
 def sync_(ctx: CliContext, remote_name: str, attempts: int, as_json: bool) -> None:
-    """Pull from REMOTE (default origin), then push; retried when the remote moved meanwhile.
+    """Pull from REMOTE, then push; retried when the remote moved meanwhile.
+
+    REMOTE defaults to the one main tracks, else origin.
 
     \b
     Example:
@@ -187,8 +206,10 @@ def sync_(ctx: CliContext, remote_name: str, attempts: int, as_json: bool) -> No
       gitstore sync hub --attempts 10 --json
     """
     from gitstore_sync.exchange import sync as sync_remote
+    from gitstore_sync.remotes import default_remote
 
-    result = sync_remote(ctx.store(), remote_name, actor=ctx.actor(), agent=ctx.agent, attempts=attempts)
+    store = ctx.store()
+    result = sync_remote(store, remote_name or default_remote(store.repo), actor=ctx.actor(), agent=ctx.agent, attempts=attempts)
     if as_json:
         print_json(result)
     else:
@@ -197,7 +218,9 @@ def sync_(ctx: CliContext, remote_name: str, attempts: int, as_json: bool) -> No
         rounds = f"{result.attempts} round{'s' if result.attempts > 1 else ''}"
         for ref in result.push.refs:
             click.echo(f"{ref.ref}: {ref.status} -> {result.push.remote} ({rounds})")
-    if any(pulled.outcome != "up-to-date" for pulled in result.pulls):
+        if result.push.tracking:
+            click.echo(f"main now tracks {result.push.tracking}/main ('gitstore pull' and 'git pull' default to it)")
+    if any(pulled.outcome not in ("up-to-date", "empty-remote") for pulled in result.pulls):
         _refresh_index(ctx.store())
 
 
@@ -249,7 +272,7 @@ def hooks_install(ctx: CliContext, force: bool, as_json: bool) -> None:
     """
     from gitstore_sync.setup import configure_store
 
-    report = configure_store(ctx.store().repo, hooks=True, force=force)
+    report = configure_store(ctx.store(allow_empty=True).repo, hooks=True, force=force)
     if as_json:
         print_json(report)
         return

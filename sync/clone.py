@@ -10,8 +10,9 @@ import pygit2
 from gitstore.errors import RemoteError, StoreExistsError
 from gitstore.store import Store
 
+from gitstore_sync.hub import init_hub
 from gitstore_sync.pull import looks_like_store
-from gitstore_sync.remotes import normalise_url, transport_of
+from gitstore_sync.remotes import normalise_url, set_upstream, transport_of
 from gitstore_sync.setup import SetupReport, configure_store
 from gitstore_sync.transport import SyncCallbacks
 
@@ -22,6 +23,11 @@ def clone(url: str, path: str | Path, *, bare: bool = False, fsync: bool = True)
     The clone gets the merge driver and the hooks (``pre-commit``, ``post-merge``,
     ``post-checkout``; ``pre-receive`` when ``bare``), and its working tree is recorded as
     up to date, so it is a complete store. The search index builds itself on first use.
+    ``main`` tracks ``origin/main``.
+
+    An empty hub (``gitstore init --bare``, nothing pushed yet) clones into a new store
+    with ``origin`` set: its first ``gitstore push`` fills the hub (a note in the
+    report says so).
 
     Args:
         url: a path, ``file://``, ``git://``, ``ssh://`` or ``https://`` URL.
@@ -45,6 +51,8 @@ def clone(url: str, path: str | Path, *, bare: bool = False, fsync: bool = True)
         raise RemoteError(f"cannot clone {url}: no such path")
     try:
         repo = pygit2.clone_repository(source, str(target), bare=bare, callbacks=SyncCallbacks(source))
+        if not any(name.startswith(("refs/heads/", "refs/remotes/", "refs/tags/")) for name in repo.references):
+            return _clone_empty(url, source, target, created, bare=bare, fsync=fsync)
         if "refs/heads/main" not in repo.references:
             raise RemoteError(f"{url} is not a gitstore store: it has no refs/heads/main")
         head = repo.references["refs/heads/main"].peel(pygit2.Commit)
@@ -55,6 +63,8 @@ def clone(url: str, path: str | Path, *, bare: bool = False, fsync: bool = True)
             if not bare:
                 repo.checkout_head(strategy=pygit2.enums.CheckoutStrategy.FORCE)
         repo.config["gitstore.version"] = "1"
+        if not bare:
+            set_upstream(repo, "origin")
         report = configure_store(repo, hooks=True)
     except (pygit2.GitError, OSError, ValueError, RemoteError) as exc:
         _remove(target, created)
@@ -62,6 +72,22 @@ def clone(url: str, path: str | Path, *, bare: bool = False, fsync: bool = True)
             raise
         raise RemoteError(f"cannot clone {url}: {' '.join(str(exc).split())}") from None
     store = Store.open(target, fsync=fsync)
+    return store, report
+
+
+def _clone_empty(url: str, source: str, target: Path, created: bool, *, bare: bool, fsync: bool) -> tuple[Store, SetupReport]:
+    """The clone of an empty hub: a new store whose ``origin`` is the hub."""
+    _remove(target, created)
+    if bare:
+        repo, report = init_hub(target)
+        repo.remotes.create("origin", source)
+        store = Store.open(target, fsync=fsync)
+    else:
+        store = Store.init(target, fsync=fsync)
+        store.repo.remotes.create("origin", source)
+        set_upstream(store.repo, "origin")
+        report = configure_store(store.repo, hooks=True)
+    report.notes.append(f"{url} is an empty hub: this is a new store; 'gitstore push' publishes it there")
     return store, report
 
 

@@ -19,7 +19,8 @@ from gitstore.errors import GitStoreError
 from gitstore.objects.trees import blob_at
 from gitstore.verify import check_ticket_files
 
-from gitstore_sync.treemerge import changed_paths, empty_tree
+from gitstore_sync.pull import looks_like_store
+from gitstore_sync.treemerge import changed_blobs, empty_tree
 
 ZERO = "0" * 40
 
@@ -109,6 +110,9 @@ def check_receive(repo: pygit2.Repository, updates: Iterable[tuple[str, str, str
         repo: the hub (objects of the push already readable: see ``open_for_hook``).
         updates: ``(old id, new id, ref)`` per ref, as git passes them on stdin.
 
+    The first push to an empty hub (old id all zeros) creates ``main``; it must be a
+    gitstore store (``pull.looks_like_store``).
+
     Returns:
         Problems, one line each, naming the ref, the file and the rule.
     """
@@ -129,7 +133,10 @@ def check_receive(repo: pygit2.Repository, updates: Iterable[tuple[str, str, str
             old_tree = old_commit.tree
         else:
             old_tree = empty_tree(repo)
-        tickets, path_problems = changed_tickets(changed_paths(repo, old_tree, new_commit.tree))
+            if ref == "refs/heads/main" and not looks_like_store(repo, new_commit):
+                problems.append(f"{ref}: not a gitstore store (no Tickets/ and no gitstore .gitattributes): a hub takes gitstore stores only")
+                continue
+        tickets, path_problems = changed_tickets(changed_blobs(repo, old_tree, new_commit.tree))
         problems += [f"{ref}: {line}" for line in path_problems]
         tree = new_commit.tree
 

@@ -24,9 +24,12 @@ from dataclasses import dataclass, field
 import pygit2
 
 from gitstore.tickets import layout
-from gitstore.history.changes import changed_paths as tree_changes
+from gitstore.objects.trees import tree_changes
 from gitstore.errors import RemoteError, UncommittedChangesError
-from gitstore.store import Store, commit_message
+from gitstore.objects.repostate import refuse_if_in_progress
+from gitstore.store import Store
+from gitstore.timeutil import utc_now
+from gitstore.writer import commit_message, signature
 
 from gitstore_sync.filemerge import LostValue, canonical
 from gitstore_sync.remotes import resolve_remote
@@ -45,10 +48,11 @@ class PullResult:
     Attributes:
         remote: the remote's name (or its URL when pulled by URL).
         url: the remote's URL.
-        outcome: ``up-to-date``, ``fast-forward`` or ``merge``.
+        outcome: ``up-to-date``, ``fast-forward``, ``merge``, or ``empty-remote`` (a
+            hub nothing was pushed to yet: nothing to pull; ``gitstore push`` fills it).
         before: our HEAD before the pull.
         after: our HEAD after the pull.
-        theirs: the remote commit pulled.
+        theirs: the remote commit pulled (None for an empty remote).
         tickets: one entry per ticket the pull changed here, sorted by T_NO.
         lost: every value that lost a conflict (also in the merge commit's trailers).
     """
@@ -58,7 +62,7 @@ class PullResult:
     outcome: str
     before: str
     after: str
-    theirs: str
+    theirs: str | None
     tickets: list[TicketChange] = field(default_factory=list)
     lost: list[LostValue] = field(default_factory=list)
 
@@ -114,10 +118,15 @@ def pull(store: Store, remote: str = "origin", *, actor: str, agent: str | None 
         MergeConflictError: a conflict the merge rules cannot settle, or invalid
             incoming tickets; nothing is written.
         RefMovedError: another writer moved main meanwhile; nothing is written.
+        OperationInProgress: a plain git merge, rebase… is unfinished here.
     """
+    refuse_if_in_progress(store.repo)
     name, handle = resolve_remote(store.repo, remote)
     label = name or handle.url
-    theirs_id = fetch_main(store.repo, handle)
+    theirs_id = fetch_main(store.repo, handle, allow_empty=True)
+    if theirs_id is None:
+        head = str(store.head().id)
+        return PullResult(label, handle.url, "empty-remote", head, head, None)
     theirs = store.repo[theirs_id].peel(pygit2.Commit)
     if not looks_like_store(store.repo, theirs):
         raise RemoteError(f"remote {label!r} is not a gitstore store: its main has no Tickets/ and no gitstore .gitattributes")
@@ -143,10 +152,7 @@ def _fast_forward(store: Store, ours: pygit2.Commit, theirs: pygit2.Commit, resu
     repo = store.repo
     # Validate what arrives exactly as a merge would (one side changed: no conflicts).
     merged = merge_commits(repo, ours, ours, theirs)
-    store._move_branch(ours.id, theirs.id, f"fast-forward to {str(theirs.id)[:12]}")
-    store.worktree.record(theirs.id, tree_changes(repo, ours.tree, theirs.tree))
-    if store._batch_depth == 0:
-        store.last_kept = store.worktree.flush()
+    store.fast_forward(ours.id, theirs.id, tree_changes(repo, ours.tree, theirs.tree), f"fast-forward to {str(theirs.id)[:12]}")
     result.outcome = "fast-forward"
     result.after = str(theirs.id)
     result.tickets = merged.tickets
@@ -161,9 +167,6 @@ def _merge(
     actor: str,
     agent: str | None,
 ) -> None:
-    from gitstore.store import _signature
-    from gitstore.timeutil import utc_now
-
     repo = store.repo
     base_id = repo.merge_base(ours.id, theirs.id)
     base = repo[base_id].peel(pygit2.Commit) if base_id is not None else None
@@ -173,7 +176,7 @@ def _merge(
         ours,
         merged.changes,
         message=message,
-        author=_signature(actor, utc_now()),
+        author=signature(actor, utc_now()),
         extra_parents=[theirs.id],
     )
     result.outcome = "merge"

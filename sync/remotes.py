@@ -128,3 +128,26 @@ def resolve_remote(repo: pygit2.Repository, remote: str) -> tuple[str | None, py
         names = ", ".join(sorted(repo.remotes.names())) or "none configured"
         raise RemoteError(f"no remote named {remote!r} and no such path (remotes: {names})")
     return None, repo.remotes.create_anonymous(normalise_url(remote))
+
+
+def upstream_of(repo: pygit2.Repository) -> str | None:
+    """Return the remote ``main`` tracks (``branch.main.remote``), or None."""
+    try:
+        return repo.config["branch.main.remote"]
+    except KeyError:
+        return None
+
+
+def default_remote(repo: pygit2.Repository) -> str:
+    """The remote ``pull``/``push``/``sync`` use when none is named: the one ``main``
+    tracks (set by ``clone`` and by the first push, like ``git push -u``), else
+    ``origin``."""
+    return upstream_of(repo) or "origin"
+
+
+def set_upstream(repo: pygit2.Repository, name: str) -> None:
+    """Make ``main`` track ``name``'s main, as ``git push -u NAME main`` does
+    (``branch.main.remote``, ``branch.main.merge``): a plain ``git pull``/``git push``
+    and gitstore's own commands then default to it."""
+    repo.config["branch.main.remote"] = name
+    repo.config["branch.main.merge"] = "refs/heads/main"

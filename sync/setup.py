@@ -43,10 +43,13 @@ class SetupReport:
     Attributes:
         driver: the merge driver command registered (None for a bare store).
         hooks: paths of the hook scripts written.
+        notes: lines worth telling the person (for example that the remote cloned
+            was an empty hub), in order.
     """
 
     driver: str | None = None
     hooks: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def gitstore_command() -> list[str]:
@@ -149,7 +152,41 @@ def configure_store(repo: pygit2.Repository, *, hooks: bool, force: bool = False
         report.hooks = install_hooks(repo, force=force)
         return report
     report.driver = register_merge_driver(repo)
+    local = Path(repo.path) / "config"
+    if "pull.rebase" not in pygit2.Config(str(local)):
+        # a plain ``git pull`` merges, as ``gitstore pull`` does: a rebase would give
+        # every local update a new commit id, and commit ids are ticket versions
+        repo.config["pull.rebase"] = False
     if hooks:
         report.hooks = install_hooks(repo, force=force)
     return report
+
+
+def needs_setup(repo: pygit2.Repository) -> bool:
+    """True for a store that syncs (it has a remote) but has no gitstore merge driver
+    registered: a plain ``git clone``, since git copies neither ``.git/config`` nor hooks.
+    A bare store, or one without remotes, needs nothing."""
+    if repo.is_bare or f"merge.{DRIVER}.driver" in repo.config:
+        return False
+    return any(True for _ in repo.remotes.names())
+
+
+def ensure_configured(repo: pygit2.Repository) -> SetupReport | None:
+    """Set up a store that was cloned with plain ``git clone`` (``needs_setup``):
+    register the merge driver and install the hooks.
+
+    A hook that gitstore did not write is kept (``gitstore hooks install --force``
+    replaces it) and said in the report's notes.
+
+    Returns:
+        What was set up, or None when the store already was.
+    """
+    if not needs_setup(repo):
+        return None
+    try:
+        return configure_store(repo, hooks=True)
+    except HookExistsError as exc:
+        report = configure_store(repo, hooks=False)
+        report.notes.append(f"hooks not installed: {exc}")
+        return report
 

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pygit2
 
 from gitstore.errors import PushRejected, RemoteError
-from gitstore.store import BRANCH
+from gitstore.objects.refs import BRANCH
 
 MAX_AUTH_ATTEMPTS = 3
 
@@ -124,16 +124,22 @@ def remote_main(remote: pygit2.Remote) -> tuple[pygit2.Oid | None, bool]:
     return main, bool(heads)
 
 
-def fetch_main(repo: pygit2.Repository, remote: pygit2.Remote) -> pygit2.Oid:
+def fetch_main(repo: pygit2.Repository, remote: pygit2.Remote, *, allow_empty: bool = False) -> pygit2.Oid | None:
     """Fetch the remote's ``refs/heads/main`` and return the commit id fetched.
 
     No ref of this store is changed (the objects arrive, FETCH_HEAD is written); the
     caller updates ``refs/remotes/<name>/main`` once it accepted the content.
 
+    Args:
+        allow_empty: return None for a remote without any ref (a new, empty hub)
+            instead of raising.
+
     Raises:
         RemoteError: unreachable, or no ``refs/heads/main`` there (not a gitstore store).
     """
     main, any_ref = remote_main(remote)
+    if main is None and allow_empty and not any_ref:
+        return None
     if main is None:
         what = "an empty repository" if not any_ref else "a repository without refs/heads/main"
         raise RemoteError(f"remote {_describe(remote)} is not a gitstore store: {what}")

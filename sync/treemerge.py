@@ -22,7 +22,7 @@ import pygit2
 
 from gitstore.tickets import layout
 from gitstore.config import CONFIG_PATH
-from gitstore.history.changes import changed_paths as tree_changes
+from gitstore.objects.trees import tree_changes
 from gitstore.objects.trees import blob_at
 from gitstore.errors import GitStoreError, MergeConflictError
 from gitstore.tickets.rules import cross_file_problems
@@ -65,7 +65,7 @@ class TreeMerge:
     lost: list[LostValue]
 
 
-def changed_paths(repo: pygit2.Repository, old: pygit2.Tree, new: pygit2.Tree) -> dict[str, pygit2.Oid | None]:
+def changed_blobs(repo: pygit2.Repository, old: pygit2.Tree, new: pygit2.Tree) -> dict[str, pygit2.Oid | None]:
     """Return path → blob id in ``new`` (None if deleted) for every path that differs."""
     return {path: new_id for path, (_old_id, new_id) in tree_changes(repo, old, new).items()}
 
@@ -92,8 +92,8 @@ def merge_commits(
             be invalid or inconsistent after the merge; ``problems`` lists them all.
     """
     base_tree = base.tree if base is not None else empty_tree(repo)
-    ours_changed = changed_paths(repo, base_tree, ours.tree)
-    theirs_changed = changed_paths(repo, base_tree, theirs.tree)
+    ours_changed = changed_blobs(repo, base_tree, ours.tree)
+    theirs_changed = changed_blobs(repo, base_tree, theirs.tree)
     changes: dict[str, pygit2.Oid | None] = {}
     merged_files: dict[str, FileMerge] = {}
     both: set[str] = set()

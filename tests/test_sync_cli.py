@@ -27,6 +27,8 @@ class Sites:
         self.runner = CliRunner()
         self.hub = root / "hub.git"
         self.ok("--no-fsync", "init", "--bare", str(self.hub))
+        self.ok("--no-fsync", "init", str(root / "seed-store"))  # a new hub is empty: fill it
+        self.ok("-C", str(root / "seed-store"), "--no-fsync", "push", str(self.hub))
 
     def run(self, *args, input=None):
         return self.runner.invoke(cli, list(args), input=input)
@@ -247,8 +249,8 @@ def test_pull_from_missing_or_foreign_remotes_fails_cleanly(sites, tmp_path):
     assert foreign.exit_code == 1 and "is not a gitstore store" in foreign.output
     empty = tmp_path / "empty.git"
     git(tmp_path, "init", "-q", "--bare", str(empty))
-    result = sites.at(site, "pull", str(empty))
-    assert result.exit_code == 1 and "is not a gitstore store: an empty repository" in result.output
+    result = sites.at(site, "pull", str(empty))  # an empty repository: nothing to pull
+    assert result.exit_code == 0 and "is an empty hub: nothing to pull" in result.output
     assert git(site, "rev-parse", "HEAD").strip() == before
     cloned = sites.run("clone", str(plain), str(tmp_path / "nope"))
     assert cloned.exit_code == 1 and "is not a gitstore store" in cloned.output

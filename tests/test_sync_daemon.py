@@ -1,7 +1,7 @@
 """Sites syncing through a hub served by the real ``git daemon`` on 127.0.0.1.
 
-The hub is made by ``gitstore init --bare`` (pre-receive hook installed), the sites by
-``gitstore clone git://127.0.0.1:<port>/hub.git``; everything goes over git's own
+The hub is made by ``gitstore init --bare`` (pre-receive hook installed) and filled by
+the first push of a new store, the sites by ``gitstore clone git://127.0.0.1:<port>/hub.git``; everything goes over git's own
 protocol, with receive-pack enabled on the daemon.
 """
 
@@ -87,8 +87,13 @@ def hub(tmp_path):
     """``(daemon, hub path)``: a bare hub made with the CLI, served by git daemon."""
     base = tmp_path / "served"
     base.mkdir()
-    result = CliRunner().invoke(cli, ["--no-fsync", "init", "--bare", str(base / "hub.git")])
+    runner = CliRunner()
+    result = runner.invoke(cli, ["--no-fsync", "init", "--bare", str(base / "hub.git")])
     assert result.exit_code == 0, result.output
+    seed = tmp_path / "seed"  # a new hub is empty: the first store pushed to it fills it
+    assert runner.invoke(cli, ["--no-fsync", "init", str(seed)]).exit_code == 0
+    pushed = runner.invoke(cli, ["-C", str(seed), "--no-fsync", "push", str(base / "hub.git")])
+    assert pushed.exit_code == 0, pushed.output
     daemon = Daemon(base)
     daemon.start()
     yield daemon, base / "hub.git"
