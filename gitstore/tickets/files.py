@@ -15,7 +15,6 @@ from gitstore.tickets.models import (
     WorkflowState,
 )
 
-
 STAMP_FIELDS = {"E": "last_updated", "I": "last_updated", "T": "last_synchronized"}
 """Per file kind, the field holding the synchronized update's shared timestamp."""
 
@@ -71,7 +70,7 @@ def new_ticket(
     company_name: str,
     when: datetime,
     priority: str = "LOW",
-    channel: str = "MATTERMOST",
+    channel: str | None = None,
     platform: str = "email",
     contact_info: dict | None = None,
     trello_template: str | None = None,
@@ -83,7 +82,10 @@ def new_ticket(
         client_name, company_name: the customer.
         when: creation time (aware UTC): ``card_create_timestamp`` and the sync time.
         priority: ``HIGH`` or ``LOW``.
-        channel: ``MATTERMOST`` or ``FLOCK`` (the internal channel).
+        channel: ``MATTERMOST`` or ``FLOCK`` (the internal channel), or None when it is
+            not known (an imported ticket whose source has no internal channel): T's
+            ``channel`` is then null and I's ``platforms`` empty, never a value that
+            claims a channel the ticket never used.
         platform: ``trello``, ``email`` or ``web_chat`` (the external platform).
 
     Raises:
@@ -106,7 +108,7 @@ def new_ticket(
         ),
         InternalConversation(
             ticket_id=t_no,
-            platforms=[channel.lower()],
+            platforms=[channel.lower()] if channel else [],
             last_updated=when,
             synchronized_with=[f"E_{t_no}", f"T_{t_no}"],
         ),

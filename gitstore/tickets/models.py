@@ -8,7 +8,9 @@ Field names, nesting and enumerations are those of docs/data-model.md#e-file,
 - ``update_id`` on progress updates and ``decision_id`` on agent decisions: the merge
   between sites unions these lists by id (docs/data-model.md#merge-rules).
 - ``Attachment`` gives the free ``attachments`` array a shape: name, content type,
-  size in bytes and SHA-256 of the content (recorded, never inlined).
+  size in bytes, SHA-256 of the content and the source's URL (recorded, never inlined).
+- T's ``channel`` may be null: a ticket imported from a source with no internal
+  channel (Twitter, Trello, e-mail) does not claim one (docs/importers.md).
 - Agents (docs/data-model.md#agents): T gains ``agent_states``, ``phase_transitions``
   and ``orchestrator_turns``; a decision gains ``context_commit`` and ``context``.
   ``agent`` and ``workflow_stage`` are validated names (``AgentId``, ``StageName``)
@@ -105,12 +107,25 @@ class _OpenModel(BaseModel):
 
 
 class Attachment(_Model):
-    """An attachment recorded by reference (never inlined)."""
+    """An attachment recorded by reference (never inlined).
+
+    ``url`` is where the source keeps the file (a Trello attachment's link, a Slack
+    file's permalink); it is left out of the file when None, so attachments without
+    one keep their bytes.
+    """
 
     name: str
     content_type: str | None = None
     size: int | None = Field(default=None, ge=0, description="bytes")
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    url: str | None = Field(default=None, max_length=4096)
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler):  # noqa: ANN001 - pydantic's handler type
+        data = handler(self)
+        if data.get("url") is None:
+            data.pop("url", None)
+        return data
 
 
 class ExternalMessageMetadata(_OpenModel):
@@ -357,7 +372,7 @@ class WorkflowState(_TicketFile):
     card_create_timestamp: UtcTime
     resolved: bool = False
     priority: Literal["HIGH", "LOW"] = "LOW"
-    channel: Literal["MATTERMOST", "FLOCK"] = "MATTERMOST"
+    channel: Literal["MATTERMOST", "FLOCK"] | None = None  # None: the source names no internal channel
     assigned_member: str | None = None
     workflow_stage: StageName = "trigger"
     archived: bool = False  # read-only while set: docs/data-model.md#archived-tickets
