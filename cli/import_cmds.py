@@ -4,27 +4,42 @@ from __future__ import annotations
 
 import click
 
-from gitstore_cli.session import CliContext, pass_cli
 from gitstore_cli.output import print_json
+from gitstore_cli.session import CliContext, pass_cli
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_SKIPPED = 3
+"""Exit codes of ``gitstore import`` (docs/importers.md "Exit codes"): 0 everything in
+the source is in the store (imported now or before); 1 an error: a file that cannot be
+parsed (what precedes it is imported) or a bad option; 2 a usage error; 3 imported,
+but some records were skipped (each listed with position, id and reason)."""
+
+SHOWN = 20
+"""Skipped records listed on stderr (``--json`` lists them all)."""
 
 
 def _report(summary, as_json: bool) -> None:
     if as_json:
         print_json(summary)
         return
+    ignored = f"; {len(summary.ignored)} not imported by design" if summary.ignored else ""
     click.echo(
         f"imported: {len(summary.tickets_created)} tickets created, {len(summary.tickets_updated)} updated, "
         f"{summary.messages_added} messages added in {summary.commits} commits; "
-        f"{summary.duplicates} already present; {len(summary.skipped)} skipped"
+        f"{summary.duplicates} already present; {len(summary.skipped)} skipped{ignored}"
     )
-    for where, reason in summary.skipped[:20]:
-        click.echo(f"skipped {where}: {reason}", err=True)
-    if len(summary.skipped) > 20:
-        click.echo(f"... and {len(summary.skipped) - 20} more skipped (--json lists them all)", err=True)
+    for record in summary.skipped[:SHOWN]:
+        ident = f" ({record.id})" if record.id else ""
+        click.echo(f"skipped {record.position}{ident}: {record.reason}", err=True)
+    if len(summary.skipped) > SHOWN:
+        click.echo(f"... and {len(summary.skipped) - SHOWN} more skipped (--json lists them all)", err=True)
 
 
 def run(ctx: CliContext, kind: str, source: str, as_json: bool, **options) -> None:
-    """Run importer ``kind`` on ``source`` and print its summary; exit 1 on a format error."""
+    """Run importer ``kind`` on ``source`` and print its summary; exit 1 on a format
+    error, 3 when records were skipped."""
     import importlib
 
     from gitstore.errors import ImportFormatError
@@ -41,6 +56,8 @@ def run(ctx: CliContext, kind: str, source: str, as_json: bool, **options) -> No
             _report(partial, as_json)
         raise
     _report(summary, as_json)
+    if summary.skipped:
+        click.get_current_context().exit(EXIT_SKIPPED)
 
 
 @click.group("import")
@@ -49,8 +66,17 @@ def import_() -> None:
 
     Each source message or event is one commit dated with the source's own time.
     Re-importing the same source adds nothing; a newer export adds only what is
-    new. A malformed file is reported with file and position after what came
-    before it is imported, and the command exits with 1.
+    new. A record that cannot be imported (an odd conversation, action or
+    message) is skipped, listed with its position, id and reason, and the rest
+    is imported. A file that cannot be parsed is reported with file and position
+    after what came before it is imported.
+
+    \b
+    Exit codes:
+      0  everything in the source is in the store (now or from before)
+      1  error: a file that cannot be parsed, a bad option (Error: ... on stderr)
+      2  usage error
+      3  imported, but records were skipped (listed; --json: "skipped")
 
     \b
     Example:
@@ -166,6 +192,29 @@ def trello(ctx: CliContext, source: str, stage_map: tuple[str, ...], as_json: bo
       gitstore import trello board.json --stage-map "Ready for QA=action" --stage-map Shipped=end
     """
     run(ctx, "trello", source, as_json, stage_map=stage_map)
+
+
+@import_.command("abcd")
+@click.argument("source", type=click.Path(exists=True))
+@click.option(
+    "--start", default="2020-01-01T00:00:00Z", show_default=True, metavar="TIME",
+    help="ISO 8601 time (with zone) of the synthetic clock: ABCD conversations have no times.",
+)
+@_JSON
+@pass_cli
+def abcd(ctx: CliContext, source: str, start: str, as_json: bool) -> None:
+    """Import ABCD conversations (abcd_sample.json, abcd_v1.1.json, or their folder).
+
+    Customer and agent turns become external messages; the agent's actions (the
+    buttons of the agent tool, with their values) become agent_decisions in T;
+    the scenario (flow, subflow, customer details) goes to the messages'
+    metadata. Times are synthetic (--start), and marked so.
+
+    \b
+    Example:
+      gitstore import abcd abcd_sample/ --json
+    """
+    run(ctx, "abcd", source, as_json, start=start)
 
 
 @import_.command("sgd")

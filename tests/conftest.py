@@ -85,10 +85,13 @@ def git(path, *args, check=True) -> str:
     return proc.stdout
 
 
-def import_json(gs, kind: str, *args) -> dict:
-    """Run ``gitstore import KIND ARGS… --json`` through the ``gs`` fixture; return the summary."""
+def import_json(gs, kind: str, *args, exit_code: int = 0) -> dict:
+    """Run ``gitstore import KIND ARGS… --json`` through the ``gs`` fixture; return the summary.
+
+    ``exit_code``: the one expected (0 everything imported, 3 records skipped).
+    """
     result = gs("import", kind, *args, "--json")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == exit_code, result.output
     return json.loads(result.stdout)
 
 

@@ -13,15 +13,14 @@ import hashlib
 import json
 import mailbox
 import re
+from datetime import timezone
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import parsedate_to_datetime
-from datetime import timezone
 from pathlib import Path
 
 import pytest
-
 from conftest import SHARED_DATA, TEST_DATA, git, requires_git, shared_or_skip
 
 SAMPLE = TEST_DATA / "httpd_users_sample.mbox"
@@ -69,9 +68,9 @@ def store_messages(path) -> dict[str, dict]:
     return found
 
 
-def import_json(gs, *args):
+def import_json(gs, *args, exit_code=0):
     result = gs("import", "email", *args, "--json")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == exit_code, result.output
     return json.loads(result.stdout)
 
 
@@ -198,9 +197,9 @@ def test_oversized_message_is_skipped_with_reason(gs, tmp_path):
     _eml(folder / "b.eml", From="a@x.example", Subject="Re: ok", Date="Mon, 02 Mar 2020 09:05:00 +0000",
          **{"Message-ID": "<big@x>", "In-Reply-To": "<ok@x>"}, body="x" * (300 * 1024) + "\n")
     result = gs("import", "email", str(folder))
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 3, result.output  # 3: records were skipped
     assert "1 messages added" in result.stdout and "1 skipped" in result.stdout
-    assert "b.eml" in result.stderr and "over the limit" in result.stderr
+    assert "b.eml (big@x)" in result.stderr and "over the limit" in result.stderr
 
 
 def test_truncated_mbox_imports_what_precedes_and_exits_1(gs, tmp_path):
@@ -309,8 +308,8 @@ def test_archived_ticket_refuses_imported_messages(gs, tmp_path):
     t_no = import_json(gs, str(older))["tickets_created"][0]
     archived = gs("archive", t_no)
     assert archived.exit_code == 0, archived.output
-    summary = import_json(gs, str(SAMPLE))
-    refused = [reason for where, reason in summary["skipped"] if "archived" in reason]
+    summary = import_json(gs, str(SAMPLE), exit_code=3)
+    refused = [record["reason"] for record in summary["skipped"] if "archived" in record["reason"]]
     assert len(refused) == 3 and summary["messages_added"] == 8  # the other two threads
 
 
@@ -319,8 +318,8 @@ def test_bulk_frames_render_the_canonical_bytes(name):
     from datetime import datetime
 
     from gitstore.tickets import layout
-    from gitstore.importers.bulkwrite import Frame, render_item
     from gitstore.tickets.files import new_ticket
+    from gitstore.tickets.update import Frame, render_item
 
     when = datetime(2020, 7, 8, 9, 42, 1, tzinfo=timezone.utc)
     files = new_ticket("1001", client_name=name, company_name=name, when=when)
@@ -353,13 +352,30 @@ def test_reimport_ledger_stays_right_when_tickets_change_between_imports(gs, tmp
     assert "import-ids.json" not in git(gs.path, "ls-files")
 
 
-def test_malformed_eml_stops_with_its_file_name(gs, tmp_path):
+def test_message_without_sender_is_skipped_and_the_rest_imported(gs, tmp_path):
     folder = tmp_path / "inbox"
     folder.mkdir()
     _eml(folder / "1.eml", From="a@x.example", Subject="ok", Date="Mon, 02 Mar 2020 09:00:00 +0000",
          **{"Message-ID": "<ok@x>"}, body="fine\n")
-    (folder / "2.eml").write_bytes(b"Subject: no sender\nDate: Mon, 02 Mar 2020 09:01:00 +0000\n\nbody\n")
+    (folder / "2.eml").write_bytes(
+        b"Subject: no sender\nMessage-ID: <anon@x>\nDate: Mon, 02 Mar 2020 09:01:00 +0000\n\nbody\n"
+    )
+    _eml(folder / "3.eml", From="b@x.example", Subject="later", Date="Mon, 02 Mar 2020 09:02:00 +0000",
+         **{"Message-ID": "<later@x>"}, body="after the odd one\n")
+    result = gs("import", "email", str(folder), "--json")
+    assert result.exit_code == 3, result.output
+    skipped = json.loads(result.stdout)["skipped"]
+    assert skipped == [{"position": str(folder / "2.eml"), "id": "anon@x", "reason": "malformed message: no From header"}]
+    assert sorted(store_messages(gs.path)) == ["later@x", "ok@x"]
+
+
+def test_truncated_eml_file_stops_with_its_file_name(gs, tmp_path):
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    _eml(folder / "1.eml", From="a@x.example", Subject="ok", Date="Mon, 02 Mar 2020 09:00:00 +0000",
+         **{"Message-ID": "<ok@x>"}, body="fine\n")
+    (folder / "2.eml").write_bytes(b"From: a@x.example\nSubject: cut")
     result = gs("import", "email", str(folder))
     assert result.exit_code == 1
-    assert "2.eml: malformed message: no From header" in result.stderr
+    assert "2.eml: truncated message" in result.stderr
     assert list(store_messages(gs.path)) == ["ok@x"]

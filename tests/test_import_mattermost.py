@@ -9,6 +9,7 @@ user, post with nested replies/reactions/attachments, direct_channel, direct_pos
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime, timezone
 
@@ -34,15 +35,18 @@ def posts() -> list[tuple[str, dict]]:
     return found
 
 
-def run_json(gs, *args):
-    return import_json(gs, "mattermost", *args)
+def run_json(gs, *args, exit_code=0):
+    return import_json(gs, "mattermost", *args, exit_code=exit_code)
 
 
 def test_tag_and_channel_map_counts_text_sender_time(gs):
     everything = posts()
     summary = run_json(gs, str(FIXTURE), "--channel-map", "*=MM-{channel}", "--agent-domain", "acme.example")
     # the tagged post and its replies go to MM-1001; every other channel to its own ticket
-    assert summary["tickets_created"] == ["MM-1001", "MM-alice-bob", "MM-escalations", "MM-town-square"]
+    # (the direct channel "alice+bob" is not a T_NO as it stands: normalised, plus a
+    # hash of its id, so no channel named "alice-bob" could share its ticket)
+    dm = "MM-alice-bob-" + hashlib.sha1(b"dm/alice+bob").hexdigest()[:10]
+    assert summary["tickets_created"] == ["MM-1001", dm, "MM-escalations", "MM-town-square"]
     assert summary["messages_added"] == len(everything) == 7
     stored = internal_messages(gs.path)
     for channel, post in everything:
@@ -81,10 +85,12 @@ def test_tag_and_channel_map_counts_text_sender_time(gs):
 
 
 def test_unmapped_posts_are_skipped_with_reason(gs):
-    summary = run_json(gs, str(FIXTURE))
+    summary = run_json(gs, str(FIXTURE), exit_code=3)
     assert summary["tickets_created"] == ["MM-1001"] and summary["messages_added"] == 3
-    reasons = [reason for _, reason in summary["skipped"]]
+    reasons = [record["reason"] for record in summary["skipped"]]
     assert len(reasons) == 4 and all("no ticket for channel" in r for r in reasons)
+    assert summary["skipped"][0]["id"] == "support/escalations:1614679200000:bob"
+    assert summary["skipped"][0]["position"].endswith("mattermost_export.jsonl: line 9")
 
 
 @requires_git

@@ -28,8 +28,8 @@ def raw_records(folder: Path, channels=None) -> list[tuple[str, dict]]:
     return found
 
 
-def run_json(gs, *args):
-    return import_json(gs, "slack", *args)
+def run_json(gs, *args, exit_code=0):
+    return import_json(gs, "slack", *args, exit_code=exit_code)
 
 
 def test_channel_map_per_channel_counts_text_sender_time(gs):
@@ -70,7 +70,7 @@ def test_channel_map_per_channel_counts_text_sender_time(gs):
 
 def test_unmapped_messages_are_reported_as_skipped(gs):
     result = gs("import", "slack", str(SAMPLE), "--channel-map", "sci=2001")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 3, result.output  # 3: records were skipped
     talks = len(raw_records(SAMPLE, {"talks"}))
     assert f"{talks} skipped" in result.stdout
     assert "no ticket for channel #talks" in result.stderr
@@ -91,9 +91,10 @@ def test_ticket_tag_in_text_maps_the_thread(gs, tmp_path):
         {"type": "message", "user": "U2", "text": "on it", "ts": "1614589260.000200", "thread_ts": "1614589200.000100"},
         {"type": "message", "user": "U2", "text": "unrelated chatter", "ts": "1614589300.000300"},
     ]))
-    summary = run_json(gs, str(export), "--agent-domain", "help.example")
+    summary = run_json(gs, str(export), "--agent-domain", "help.example", exit_code=3)
     assert summary["tickets_created"] == ["3001"] and summary["messages_added"] == 2
-    assert summary["skipped"][0][0].endswith("2021-03-01.json#record 2")
+    assert summary["skipped"][0]["position"].endswith("2021-03-01.json#record 2")
+    assert summary["skipped"][0]["id"] == "1614589300.000300"
     stored = internal_messages(gs.path)
     assert [m["sender"] for _, m in sorted(stored.values(), key=lambda v: v[1]["timestamp"])] == ["cs_agent", "technical_member"]
     assert stored["slack:C1:1614589260.000200"][1]["metadata"]["thread_id"] == "1614589200.000100"
@@ -138,7 +139,7 @@ def test_oversized_message_is_skipped_with_reason(gs, tmp_path):
         {"type": "message", "user": "U1", "text": "small", "ts": "1614589201.000100"},
     ]))
     result = gs("import", "slack", str(export), "--channel-map", "ops=4001")
-    assert result.exit_code == 0
+    assert result.exit_code == 3
     assert "1 messages added" in result.stdout and "over the limit" in result.stderr
 
 

@@ -18,14 +18,40 @@ SAMPLE = TEST_DATA / "trello_sample.json"
 
 
 def expected_counts(path: Path) -> tuple[int, int, int]:
-    """(cards, external messages, progress updates) the board holds."""
+    """(cards, external messages, progress updates) the board holds.
+
+    Messages: comments; each description version (the one written at creation — the
+    card's description when no action edits it, else what the first edit replaced —
+    and every edit's non-empty text); attachments (added by an action, or in the
+    card's list). Progress updates: every other card action except moves within a
+    list (``pos``), cover changes and the creation itself.
+    """
     board = json.loads(path.read_text())
-    cards = {c["id"] for c in board["cards"]}
-    descs = sum(1 for c in board["cards"] if c.get("desc"))
+    cards = {c["id"]: c for c in board["cards"]}
     on_card = [a for a in board["actions"] if (a["data"].get("card") or {}).get("id") in cards]
     comments = sum(1 for a in on_card if a["type"] == "commentCard")
-    progress = sum(1 for a in on_card if a["type"] == "addMemberToCard" or (a["type"] == "updateCard" and "listAfter" in a["data"]))
-    return len(cards), descs + comments, progress
+    edits = [a for a in on_card if a["type"] == "updateCard" and "desc" in a["data"].get("old", {})]
+    descs = sum(1 for a in edits if a["data"]["card"]["desc"])
+    for card_id, card in cards.items():
+        mine = sorted((a for a in edits if a["data"]["card"]["id"] == card_id), key=lambda a: a["date"])
+        descs += bool(mine[0]["data"]["old"]["desc"] if mine else card.get("desc"))
+    added = {a["data"]["attachment"]["id"] for a in on_card if a["type"] == "addAttachmentToCard"}
+    attachments = len(added) + sum(1 for c in cards.values() for x in c.get("attachments") or [] if x["id"] not in added)
+    messages = comments + descs + attachments
+    not_progress = {"commentCard", "addAttachmentToCard", "createCard", "convertToCardFromCheckItem"}
+    progress = sum(
+        1 for a in on_card
+        if a["type"] not in not_progress
+        and not (a["type"] == "updateCard" and set(a["data"].get("old", {})) <= {"pos", "idAttachmentCover"})
+        and not (a["type"] == "updateCard" and "desc" in a["data"].get("old", {}) and a["data"]["card"]["desc"])
+    )
+    # an archived card with no record to carry the flag gets one ("the export shows it archived")
+    progress += sum(
+        1 for card_id, c in cards.items()
+        if c.get("closed") and not c.get("desc") and not c.get("attachments")
+        and not any(a["data"]["card"]["id"] == card_id for a in on_card)
+    )
+    return len(cards), messages, progress
 
 
 def run_json(gs, *args):
@@ -36,7 +62,7 @@ def test_cards_comments_moves_counts_and_spot_checks(gs):
     cards, messages, progress = expected_counts(SAMPLE)
     summary = run_json(gs, str(SAMPLE))
     assert len(summary["tickets_created"]) == cards == 6
-    assert summary["messages_added"] == messages == 16
+    assert summary["messages_added"] == messages == 19  # 15 comments, 1 description, 3 attachments
     tickets = read_all(gs.path)
     assert sum(len(f.external.messages) for f in tickets.values()) == messages
     assert sum(len(f.internal.progress_updates) for f in tickets.values()) == progress
@@ -62,12 +88,23 @@ def test_cards_comments_moves_counts_and_spot_checks(gs):
     # moved to "In Progress" (action) and back to the ideas list (trigger)
     card104 = tickets["TR-iq20ZNIV-104"]
     assert card104.workflow.workflow_stage == "trigger"
-    assert card104.external.messages[0].message_id == "5ce32359d3cfca28530f449f:desc"
+    # its description was written by an edit a day and a half after the card was created:
+    # the message is that action's (time, member), not the card's creation
+    board = json.loads(SAMPLE.read_text())
+    edit = next(a for a in board["actions"] if a["id"] == "5ce4c0d8518ecd5e81f5f018")
+    assert edit["data"]["old"] == {"desc": ""}
+    first = next(m for m in card104.external.messages if m.message_id == edit["id"])
+    assert first.content == edit["data"]["card"]["desc"] and first.content == next(
+        c["desc"] for c in board["cards"] if c["idShort"] == 104)
+    assert first.timestamp == datetime.fromisoformat(edit["date"].replace("Z", "+00:00"))
+    assert first.sender_id == edit["memberCreator"]["username"]
+    assert card104.workflow.card_create_timestamp < first.timestamp
     # a card without actions is created at the time its id encodes
     card21 = tickets["TR-iq20ZNIV-21"]
     assert card21.workflow.card_create_timestamp == datetime.fromtimestamp(int("5ca51d81", 16), timezone.utc)
-    reasons = " ".join(r for _, r in summary["skipped"])
-    assert "board-level action" in reasons and "only list moves of a card are imported" in reasons
+    assert summary["skipped"] == []
+    reasons = " ".join(r["reason"] for r in summary["ignored"])
+    assert "board-level action" in reasons and "updateCard of pos" in reasons
 
 
 def test_stage_map_overrides_the_default_rules(gs):
@@ -103,17 +140,19 @@ def test_truncated_board_is_reported_with_line_and_column(gs, tmp_path):
     assert read_all(gs.path) == {}
 
 
-def test_malformed_action_imports_what_precedes_and_exits_1(gs, tmp_path):
+def test_malformed_action_is_skipped_and_the_rest_imported(gs, tmp_path):
     board = json.loads(SAMPLE.read_text())
     bad = next(i for i, a in enumerate(board["actions"]) if a["type"] == "commentCard")
     del board["actions"][bad]["date"]
     broken = tmp_path / "board.json"
     broken.write_text(json.dumps(board))
     result = gs("import", "trello", str(broken))
-    assert result.exit_code == 1
-    assert f"board.json: action {bad}: malformed action" in result.stderr
+    assert result.exit_code == 3
+    assert f"board.json: action {bad} ({board['actions'][bad]['id']}): malformed action" in result.stderr
     tickets = read_all(gs.path)
-    assert len(tickets) == 6  # the cards come before the actions
+    assert len(tickets) == 6
+    _cards, messages, _progress = expected_counts(SAMPLE)
+    assert sum(len(f.external.messages) for f in tickets.values()) == messages - 1
     assert gs("verify").exit_code == 0
 
 

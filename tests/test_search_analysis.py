@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import TEST_DATA, import_json
 
 CLIPKIT = TEST_DATA / "trello_clipkit_sample.json"

@@ -12,4 +12,5 @@ IMPORTERS = {
     "mattermost": "gitstore.importers.mattermost",
     "trello": "gitstore.importers.trello",
     "sgd": "gitstore.importers.sgd",
+    "abcd": "gitstore.importers.abcd",
 }

@@ -1,7 +1,7 @@
 """What chat importers (Slack, Mattermost) share: which ticket a message belongs to.
 
 Internal conversations happen in team chat; a channel or a thread there is about one
-ticket. ``ChannelMap`` decides which (issue 6, importers 2 and 3), in this order:
+ticket. ``ChannelMap`` decides which (docs/importers.md "Chat tickets"), in this order:
 
 1. **Ticket tag in the text**: a message whose text contains ``[T_<T_NO>]`` (the tag
    format of the e-mail importer) belongs to ticket ``<T_NO>``; if it starts a thread,
@@ -10,18 +10,26 @@ ticket. ``ChannelMap`` decides which (issue 6, importers 2 and 3), in this order
 3. **``--channel-map CHANNEL=T_NO``** (repeatable): every message of that channel.
    ``*=T_NO`` maps every channel not named otherwise. ``{channel}`` in T_NO is
    replaced by the channel's name, so ``*=SLACK-{channel}`` gives each channel a
-   ticket of its own.
+   ticket of its own. A name that is not a valid T_NO as it stands (``meetup-``, a
+   name with spaces or non-ASCII letters) is normalised (other characters become
+   ``-``; ``-``, ``.`` and ``_`` at its ends dropped) and followed by
+   ``-<channel id>``: two channels never share a ticket because their names
+   normalise alike (``meetup`` and ``meetup-`` get ``SLACK-meetup`` and
+   ``SLACK-meetup-C0123``).
 4. Otherwise the message is reported as skipped ("no ticket for channel …"), never
    dropped silently.
 
 A ticket that does not exist yet is created by the first message mapped to it, with
 ``client_name`` "<Platform> #<channel>", ``company_name`` the team/workspace, E
-platform ``web_chat`` (the chat platform among seed 000's E platforms; the E file stays
-empty) and the I file's ``platforms`` set to the chat platform.
+platform ``web_chat`` (the chat platform among the E platforms; the E file stays
+empty), the I file's ``platforms`` set to the chat platform, and T's ``channel``
+``MATTERMOST`` for Mattermost, null for Slack (T's ``channel`` names only Mattermost
+and Flock: docs/data-model.md).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 
@@ -50,9 +58,26 @@ def parse_channel_map(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
     return mapping
 
 
-def _ticket_for_channel(template: str, channel: str) -> str:
-    name = re.sub(r"[^A-Za-z0-9._-]", "-", channel).strip("-.") or "channel"
-    return template.replace("{channel}", name)
+def channel_ticket_name(channel: str, channel_id: str | None = None) -> str:
+    """The text that replaces ``{channel}`` in a T_NO template (see module doc).
+
+    A name made only of letters, digits, ``_``, ``.`` and ``-`` that starts and ends
+    with a letter or digit is used as it is; any other name is normalised and gets
+    ``-<channel id>`` (the id's own safe characters; a SHA-1 prefix of it otherwise).
+    """
+    name = re.sub(r"[^A-Za-z0-9._-]", "-", channel).strip("-._")
+    name = re.sub(r"\.{2,}", ".", name)
+    if name == channel and name:
+        return name
+    ident = str(channel_id or channel)
+    safe = re.sub(r"[^A-Za-z0-9_-]", "", ident)
+    if safe != ident or not safe:
+        safe = hashlib.sha1(ident.encode("utf-8")).hexdigest()[:10]
+    return f"{name or 'channel'}-{safe}"
+
+
+def _ticket_for_channel(template: str, channel: str, channel_id: str | None) -> str:
+    return template.replace("{channel}", channel_ticket_name(channel, channel_id))
 
 
 @dataclass
@@ -66,7 +91,7 @@ class ChannelMap:
     mapping: dict[str, str] = field(default_factory=dict)
     _threads: dict[tuple[str, str], str] = field(default_factory=dict)
 
-    def ticket(self, channel: str, text: str, ts: str, thread: str | None) -> tuple[str | None, str]:
+    def ticket(self, channel: str, text: str, ts: str, thread: str | None, channel_id: str | None = None) -> tuple[str | None, str]:
         """Return ``(T_NO or None, reason)`` for one message.
 
         Args:
@@ -74,6 +99,7 @@ class ChannelMap:
             text: the message text (searched for a ticket tag).
             ts: the message's own id within the channel (thread roots are keyed by it).
             thread: the id of the thread's first message, for replies; else None.
+            channel_id: the channel's id, for names that need it (see module doc).
 
         Messages must be passed in time order so replies find their thread's ticket.
         """
@@ -89,7 +115,7 @@ class ChannelMap:
         template = self.mapping.get(channel, self.mapping.get("*"))
         if template is None:
             return None, f"no ticket for channel #{channel}: no ticket tag and no --channel-map {channel}=T_NO or *=T_NO"
-        return _ticket_for_channel(template, channel), "map"
+        return _ticket_for_channel(template, channel, channel_id), "map"
 
 
 def create_for_chat(platform: str, channel: str, company: str) -> tuple[dict, dict]:
@@ -98,6 +124,6 @@ def create_for_chat(platform: str, channel: str, company: str) -> tuple[dict, di
         "client_name": f"{platform.capitalize()} #{channel}",
         "company_name": company or platform,
         "platform": "web_chat",
-        "channel": "MATTERMOST",
+        "channel": platform.upper() if platform.upper() in ("MATTERMOST", "FLOCK") else None,
     }
     return create, {"I": {"platforms": [platform]}}

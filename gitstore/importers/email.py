@@ -1,4 +1,4 @@
-"""Import e-mail: an mbox file or a folder of ``.eml`` files (issue 6, importer 1).
+"""Import e-mail: an mbox file or a folder of ``.eml`` files (docs/importers.md "email").
 
 Reading uses the standard library only. An mbox is split at its ``From `` lines exactly
 as ``mailbox.mbox`` does (``split_mbox``, tested against it). The few headers threading
@@ -40,10 +40,17 @@ alternatives`` with the same fields. All headers, decoded, are kept in
 ``platform_specific.headers`` as ``[name, value]`` pairs, plus ``subject``, ``from``,
 ``in_reply_to``, ``references`` and the source position.
 
-Bad input raises ImportFormatError with file and line after the messages before it are
-imported: an mbox that does not start with a ``From `` line, a message whose header
-block never ends (no blank line), a message without ``From`` header, or a last message
-cut off before its final newline (a truncated file).
+A reply is never stored before the message it answers (``In-Reply-To``, else the last
+``References`` id, when that message is in the import): a ``Date`` earlier than its
+parent's is raised to the parent's time and ``time_source`` ends in ``, not before its
+parent``.
+
+Bad input: a message without ``From`` header, or whose header block never ends before
+the next message begins, is skipped with its position, Message-ID (when readable) and
+reason; the others are imported. ImportFormatError, with file and line, after the
+messages before it are imported: an mbox that does not start with a ``From `` line, a
+last message cut off (a truncated file), an ``.eml`` file whose header block never
+ends.
 """
 
 from __future__ import annotations
@@ -61,9 +68,9 @@ from pathlib import Path
 from typing import Iterator
 
 from gitstore.errors import ImportFormatError, InvalidTicketNumber, ValidationError
+from gitstore.importers.base import Importer, ImportEvent, ImportSummary
 from gitstore.tickets.layout import validate_t_no
 from gitstore.timeutil import format_utc, to_utc
-from gitstore.importers.base import ImportEvent, Importer, ImportSummary
 
 TAG_RE = re.compile(r"\[T_([A-Za-z0-9][A-Za-z0-9._-]{0,63})\]")
 """The ticket tag in a subject: ``[T_<T_NO>]``."""
@@ -320,6 +327,42 @@ def split_mbox(data: bytes) -> Iterator[tuple[int, bytes]]:
         yield line, data[body_start:stop]
 
 
+def _read_or_skip(raw: bytes, where: str, summary: ImportSummary | None) -> Mail | None:
+    """``read_headers``, or None after reporting a malformed message as skipped."""
+    try:
+        return read_headers(raw, where)
+    except ImportFormatError as exc:
+        if summary is None:
+            raise
+        fields = split_headers(raw) or {}
+        ids = _ids((fields.get("message-id") or [None])[0])
+        summary.skip(where, ids[0][1:-1] if ids else None, str(exc).removeprefix(f"{where}: "), 1)
+        return None
+
+
+def _not_before_parents(mails: list[Mail]) -> None:
+    """Raise the time of a reply dated before the message it answers to that message's
+    time (see module doc); parents first, so chains are consistent."""
+    by_id = {m.msgid: m for m in mails}
+    done: set[str] = set()
+
+    def settle(mail: Mail, seen: set[str]) -> None:
+        if mail.msgid in done:
+            return
+        seen.add(mail.msgid)
+        parent_id = (mail.in_reply_to or mail.references[-1:] or [None])[0]
+        parent = by_id.get(parent_id) if parent_id else None
+        if parent is not None and parent.msgid not in seen:
+            settle(parent, seen)
+            if parent.when is not None and mail.when is not None and mail.when < parent.when:
+                mail.when = parent.when
+                mail.time_source += ", not before its parent"
+        done.add(mail.msgid)
+
+    for mail in mails:
+        settle(mail, set())
+
+
 class _Threads:
     """Union-find over message ids."""
 
@@ -360,7 +403,7 @@ class EmailImporter(Importer):
         mails: list[Mail] = []
         error: ImportFormatError | None = None
         try:
-            for mail in self.read(source):
+            for mail in self.read(source, summary):
                 mails.append(mail)
         except ImportFormatError as exc:
             error = exc
@@ -369,11 +412,17 @@ class EmailImporter(Importer):
             raise error
 
     # ------------------------------------------------------------------ reading
-    def read(self, source: Path) -> Iterator[Mail]:
+    def read(self, source: Path, summary: ImportSummary | None = None) -> Iterator[Mail]:
         """Yield the headers of each message of an mbox file or ``.eml`` folder.
 
+        Args:
+            source: the mbox file or the folder.
+            summary: where a malformed message is reported as skipped (see module
+                doc); without one it raises.
+
         Raises:
-            ImportFormatError: no such source, or a malformed message (file and line).
+            ImportFormatError: no such source, a truncated file, or (without
+                ``summary``) a malformed message (file and line).
         """
         if source.is_dir():
             files = sorted(p for p in source.iterdir() if p.suffix.lower() == ".eml" and p.is_file())
@@ -383,23 +432,30 @@ class EmailImporter(Importer):
                 raw = path.read_bytes()
                 if not raw.endswith(b"\n") and b"\n\n" not in raw.replace(b"\r\n", b"\n"):
                     raise ImportFormatError(f"{path}: truncated message: the header block never ends")
-                yield read_headers(raw, str(path))
+                mail = _read_or_skip(raw, str(path), summary)
+                if mail is not None:
+                    yield mail
             return
         if not source.is_file():
             raise ImportFormatError(f"{source}: no such file or folder")
-        yield from self._read_mbox(source)
+        yield from self._read_mbox(source, summary)
 
-    def _read_mbox(self, path: Path) -> Iterator[Mail]:
+    def _read_mbox(self, path: Path, summary: ImportSummary | None = None) -> Iterator[Mail]:
         data = path.read_bytes()
         first = data.lstrip(b"\r\n")
         if not first.startswith(b"From "):
             line = data.count(b"\n", 0, len(data) - len(first)) + 1
             raise ImportFormatError(f"{path}: line {line}: not an mbox file (expected a 'From ' separator line)")
-        for number, (line, raw) in enumerate(split_mbox(data), start=1):
+        parts = list(split_mbox(data))
+        for number, (line, raw) in enumerate(parts, start=1):
             where = f"{path}: line {line} (message {number})"
             if not raw.endswith(b"\n") and not data.endswith(b"\n"):
                 raise ImportFormatError(f"{where}: truncated message: the file ends in the middle of it")
-            yield read_headers(raw, where)
+            if number == len(parts) and split_headers(raw) is None:
+                raise ImportFormatError(f"{where}: truncated message: the header block never ends (no blank line)")
+            mail = _read_or_skip(raw, where, summary)
+            if mail is not None:
+                yield mail
 
     # ------------------------------------------------------------------ threading
     def _thread_events(self, mails: list[Mail], summary: ImportSummary) -> Iterator[ImportEvent]:
@@ -411,10 +467,10 @@ class EmailImporter(Importer):
         groups: dict[str, list[Mail]] = {}
         for mail in mails:
             if mail.when is None:
-                summary.skipped.append((mail.where, "no Date or Received header: the message has no time"))
-                summary.messages_read += 1
+                summary.skip(mail.where, mail.msgid, "no Date or Received header: the message has no time", 1)
                 continue
             groups.setdefault(threads.find(mail.msgid), []).append(mail)
+        _not_before_parents([m for m in mails if m.when is not None])
         for members in groups.values():
             members.sort(key=lambda m: m.when)
             yield from self._ticket_events(members)

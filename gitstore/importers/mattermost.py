@@ -1,4 +1,4 @@
-"""Import a Mattermost bulk export (issue 6, importer 3).
+"""Import a Mattermost bulk export (docs/importers.md "mattermost").
 
 Source: the JSONL file ``mmctl export`` / ``mattermost export bulk`` writes, in
 Mattermost's documented bulk-loading data format: one JSON object per line, each
@@ -25,7 +25,10 @@ the user's e-mail is in an ``--agent-domain``, else ``technical_member``;
 post (``props``, ``reactions``, ``flagged_by``, …) in ``platform_specific``;
 attachments by file name (the export has no size or hash).
 
-A line that is not valid JSON (a truncated file) stops the import with file, line and
+Bad input: a post that cannot be read (no user, no message, a bad ``create_at``) or a
+line that is not valid JSON inside the file is skipped with its line and reason; the
+rest is imported. A last line cut off before its end (a truncated file) or a file
+that does not start with the version object stops the import with file, line and
 column after the posts before it are imported.
 """
 
@@ -38,9 +41,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from gitstore.errors import ImportFormatError
-from gitstore.timeutil import format_utc
-from gitstore.importers.base import ImportEvent, Importer, ImportSummary, source_file
+from gitstore.importers.base import RECORD_ERRORS, Importer, ImportEvent, ImportSummary, record_problem, source_file
 from gitstore.importers.chat import ChannelMap, create_for_chat
+from gitstore.timeutil import format_utc
 
 _OWN_FIELDS = {"team", "channel", "user", "message", "create_at", "replies", "attachments", "channel_members"}
 
@@ -56,26 +59,38 @@ def mm_time(create_at: Any) -> datetime:
     return datetime.fromtimestamp(create_at // 1000, timezone.utc).replace(microsecond=(create_at % 1000) * 1000)
 
 
-def read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
+def read_jsonl(path: Path, summary: ImportSummary | None = None) -> Iterator[tuple[int, dict]]:
     """Yield ``(line number, object)`` of a JSONL file, skipping blank lines.
 
+    A line inside the file that is not a bulk-export object is reported with
+    ``summary.skip`` (when a summary is given) and the next line is read.
+
     Raises:
-        ImportFormatError: a line that is not a JSON object (file, line, column), after
-            the lines before it were yielded.
+        ImportFormatError: the last line is cut off (no final newline and not JSON), or
+            any bad line when no summary is given (file, line, column), after the lines
+            before it were yielded.
     """
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             if not raw.strip():
                 continue
+            problem = None
             try:
                 record = json.loads(raw.decode("utf-8"))
             except UnicodeDecodeError as exc:
-                raise ImportFormatError(f"{path}: line {number}: invalid UTF-8 at byte {exc.start}") from None
+                problem = f"line {number}: invalid UTF-8 at byte {exc.start}"
             except json.JSONDecodeError as exc:
-                raise ImportFormatError(f"{path}: line {number} column {exc.colno}: malformed or truncated JSON: {exc.msg}") from None
-            if not isinstance(record, dict) or "type" not in record:
-                raise ImportFormatError(f"{path}: line {number}: not a bulk-export object (no \"type\")")
-            yield number, record
+                problem = f"line {number} column {exc.colno}: malformed or truncated JSON: {exc.msg}"
+            else:
+                if not isinstance(record, dict) or "type" not in record:
+                    problem = f"line {number}: not a bulk-export object (no \"type\")"
+            if problem is None:
+                yield number, record
+                continue
+            truncated = not raw.endswith(b"\n")
+            if summary is None or truncated:
+                raise ImportFormatError(f"{path}: {problem}" + (" (the file ends inside this line)" if truncated else ""))
+            summary.skip(f"{path}: line {number}", None, problem.partition(": ")[2])
 
 
 class MattermostImporter(Importer):
@@ -99,7 +114,7 @@ class MattermostImporter(Importer):
         teams: dict[str, str] = {}
         users: dict[str, dict] = {}
         first = True
-        for number, record in read_jsonl(source):
+        for number, record in read_jsonl(source, summary):
             kind = record["type"]
             if first and kind != "version":
                 raise ImportFormatError(f"{source}: line {number}: a bulk export starts with the version object, not {kind!r}")
@@ -111,12 +126,16 @@ class MattermostImporter(Importer):
             elif kind == "user" and isinstance(body, dict):
                 users[str(body.get("username"))] = body
             elif kind in ("post", "direct_post"):
-                if not isinstance(body, dict):
-                    raise ImportFormatError(f"{where}: malformed {kind}: not an object")
                 try:
+                    if not isinstance(body, dict):
+                        raise TypeError(f"{kind} is not an object")
                     events = list(self._post(kind, body, where, mapper, teams, users, summary))
-                except (KeyError, TypeError, ValueError) as exc:
-                    raise ImportFormatError(f"{where}: malformed {kind} ({type(exc).__name__}: {exc})") from None
+                except RECORD_ERRORS as exc:
+                    replies = body.get("replies") if isinstance(body, dict) else None
+                    count = 1 + (len(replies) if isinstance(replies, list) else 0)
+                    ident = f"{body.get('channel')}:{body.get('create_at')}:{body.get('user')}" if isinstance(body, dict) else None
+                    summary.skip(where, ident, f"malformed {kind} ({record_problem(exc)})", count)
+                    continue
                 yield from events
 
     def _post(self, kind, post, where, mapper, teams, users, summary) -> Iterator[ImportEvent]:
@@ -127,7 +146,7 @@ class MattermostImporter(Importer):
             team, channel = str(post["team"]), str(post["channel"])
         channel_id = f"{team}/{channel}"
         root_id = f"{self.platform}:{channel_id}:{post['create_at']}:{post['user']}"
-        t_no, reason = mapper.ticket(channel, post["message"], root_id, None)
+        t_no, reason = mapper.ticket(channel, post["message"], root_id, None, channel_id)
         replies = post.get("replies") or []
         items = [(post, where, None)] + [(reply, f"{where} reply {i}", root_id) for i, reply in enumerate(replies)]
         for item, item_where, thread in items:
@@ -136,10 +155,9 @@ class MattermostImporter(Importer):
                 raise ValueError("a post needs a user and a message")
         for item, item_where, thread in items:
             if thread is not None:
-                t_no, reason = mapper.ticket(channel, item["message"], item_where, root_id)
+                t_no, reason = mapper.ticket(channel, item["message"], item_where, root_id, channel_id)
             if t_no is None:
-                summary.skipped.append((item_where, reason))
-                summary.messages_read += 1
+                summary.skip(item_where, f"{channel_id}:{item['create_at']}:{item['user']}", reason, 1)
                 continue
             yield self._event(t_no, item, item_where, team, channel, channel_id, root_id, teams, users)
 

@@ -1,4 +1,4 @@
-"""Import Schema-Guided Dialogue (SGD) task dialogues (issue 6, importer 5).
+"""Import Schema-Guided Dialogue (SGD) task dialogues (docs/importers.md "sgd").
 
 Source: ``dialogues_NNN.json`` files (a JSON array of dialogues: ``dialogue_id``,
 ``services``, ``turns``; each turn ``speaker`` USER/SYSTEM, ``utterance``, ``frames``
@@ -9,13 +9,14 @@ files in name order (``schema.json`` is not a dialogue file).
 Mapping, one ticket per dialogue, one commit per turn:
 
 - T_NO ``SGD-<dialogue_id>``; ``client_name`` ``SGD user <dialogue_id>``;
-  ``company_name`` the dialogue's services joined with ``, ``; E platform ``web_chat``.
+  ``company_name`` the dialogue's services joined with ``, ``; E platform ``web_chat``;
+  no internal channel (T ``channel`` null, I ``platforms`` empty).
 - Each turn is an external message: ``message_id`` ``<dialogue_id>:<turn index>``,
   ``sender`` ``customer`` (USER) or ``cs_agent`` (SYSTEM), ``sender_id`` ``user`` or
   ``system``, ``content`` the utterance exactly; each frame's ``slots`` spans go to
   ``metadata.platform_specific``.
-- Each frame of a turn is an agent decision in T (seed 000 §3.1.3
-  ``agent_decisions``): ``decision_id`` ``<dialogue_id>:<turn>:<service>``; on USER
+- Each frame of a turn is an agent decision in T (``agent_decisions``,
+  docs/data-model.md): ``decision_id`` ``<dialogue_id>:<turn>:<service>``; on USER
   turns agent ``classifier`` (the labelled dialogue state is the intent
   classification: ``active_intent``, ``requested_slots``, ``slot_values`` and the
   user's ``actions``), on SYSTEM turns agent ``updates`` when the frame has a
@@ -25,9 +26,12 @@ Mapping, one ticket per dialogue, one commit per turn:
 - **Times**: SGD has none. They are synthesised, deterministically: dialogue
   ``<n>_<m>`` (e.g. ``1_00012``) starts at ``start`` (default 2019-01-01T00:00:00Z) +
   ((n−1)·100000 + m) hours, and turn k is k·30 seconds later (an id of another shape uses its
-  position in the file). ``platform_specific.synthetic_time`` marks every message.
+  position in the file). ``platform_specific.synthetic_time`` marks every message and
+  ``time_source`` says ``synthetic``.
 
-A truncated or malformed file stops the import with file, line, column and record
+Bad input: a dialogue that cannot be read (a missing field, an unknown speaker) is
+skipped with its record number, dialogue id and reason; the others are imported. A
+truncated or malformed file stops the import with file, line, column and record
 number after the dialogues before it are imported.
 """
 
@@ -39,8 +43,8 @@ from pathlib import Path
 from typing import Iterator
 
 from gitstore.errors import ImportFormatError
+from gitstore.importers.base import RECORD_ERRORS, Importer, ImportEvent, ImportSummary, iter_json_array, record_problem
 from gitstore.timeutil import format_utc, parse_utc
-from gitstore.importers.base import ImportEvent, Importer, ImportSummary, iter_json_array
 
 DEFAULT_START = "2019-01-01T00:00:00Z"
 _ID_RE = re.compile(r"^(\d+)_(\d+)$")
@@ -82,8 +86,12 @@ class SgdImporter(Importer):
                 where = f"{path}#record {index}"
                 try:
                     events = list(self._dialogue(dialogue, index, where))
-                except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                    raise ImportFormatError(f"{where}: malformed dialogue ({type(exc).__name__}: {exc})") from None
+                except RECORD_ERRORS as exc:
+                    ident = dialogue.get("dialogue_id") if isinstance(dialogue, dict) else None
+                    turns = dialogue.get("turns") if isinstance(dialogue, dict) else None
+                    count = len(turns) if isinstance(turns, list) else 0
+                    summary.skip(where, ident, f"dialogue not imported: {record_problem(exc)}", count)
+                    continue
                 yield from events
 
     def _start_of(self, dialogue_id: str, index: int) -> datetime:
@@ -100,6 +108,7 @@ class SgdImporter(Importer):
             "client_name": f"SGD user {dialogue_id}",
             "company_name": ", ".join(services) or "SGD",
             "platform": "web_chat",
+            "channel": None,
         }
         for number, turn in enumerate(dialogue["turns"]):
             when = start + timedelta(seconds=30 * number)
@@ -120,6 +129,7 @@ class SgdImporter(Importer):
                         "speaker": speaker,
                         "slots": {f["service"]: f.get("slots", []) for f in turn["frames"]},
                         "synthetic_time": True,
+                        "time_source": "synthetic",
                     }
                 },
             }

@@ -1,4 +1,4 @@
-"""Import a Slack workspace export folder (issue 6, importer 2).
+"""Import a Slack workspace export folder (docs/importers.md "slack").
 
 Source layout (Slack's standard export): ``channels.json`` (and ``groups.json`` for
 private channels, when present): ``id, name, …``; ``users.json``: ``id, name,
@@ -8,24 +8,32 @@ array of message objects (``ts`` epoch seconds as a string, unique per channel;
 
 Mapping: every message object is one internal (I) message, one commit:
 
-- ticket: ``chat.ChannelMap`` (ticket tag in the text, the thread, ``--channel-map``);
+- ticket: ``chat.ChannelMap`` (ticket tag in the text, the thread, ``--channel-map``;
+  two channels whose names normalise alike get distinct tickets by channel id);
   unmapped messages are reported as skipped;
 - ``message_id`` ``slack:<channel id>:<ts>``; ``timestamp`` = ``ts`` (UTC, exact to the
   microsecond); ``platform`` ``slack``; ``message_type`` ``update``;
 - ``sender`` ``cs_agent`` when the user's e-mail is in one of ``agent_domains``
-  (``--agent-domain``), else ``technical_member``; ``sender_id`` the user's name
-  (``users.json``), else the user/bot id; the writer joins the I file's
-  ``participants.cs_team`` or ``participants.technical_team`` accordingly;
+  (``--agent-domain``), else ``technical_member``; ``sender_id`` the author's name
+  (``users.json``), else their id. The author is whoever the record names: ``user``;
+  for a ``file_comment`` the comment's ``user``; else ``username``, ``bot_id``,
+  ``bot_profile.name``; only a record that names nobody is from ``unknown``. The
+  writer joins the I file's ``participants.cs_team`` or
+  ``participants.technical_team`` accordingly;
 - ``content`` = ``text`` exactly (Slack mrkdwn, mentions and links as exported);
 - ``metadata.channel_id`` the channel id, ``thread_id`` the ``thread_ts`` of replies
   and thread roots; every other field of the message object (``type``, ``subtype``,
   ``user``, ``edited``, ``reactions``, ``file``, …) plus ``channel`` (the name) in
   ``metadata.platform_specific``;
-- shared files (``file``/``files``) are also recorded in ``attachments`` (name,
-  ``mimetype``, ``size``; Slack exports carry no content hash).
+- shared files (``file``/``files`` of a message that is not a ``file_comment``: a
+  comment only refers to the file, kept in ``platform_specific``) are also recorded
+  in ``attachments`` (name, ``mimetype``, ``size``, ``permalink`` as URL; Slack
+  exports carry no content hash).
 
-A malformed day file (truncated or invalid JSON) stops the import with file, line,
-column and record number after the messages read before it are imported.
+Bad input: a record that is not a message (no ``ts``, not an object) is skipped with
+its file, record number and reason; a malformed day file (truncated or invalid JSON)
+stops the import with file, line, column and record number after the messages read
+before it are imported.
 """
 
 from __future__ import annotations
@@ -35,9 +43,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from gitstore.errors import ImportFormatError
-from gitstore.timeutil import format_utc
-from gitstore.importers.base import ImportEvent, Importer, ImportSummary, iter_json_array
+from gitstore.importers.base import RECORD_ERRORS, Importer, ImportEvent, ImportSummary, iter_json_array, record_problem
 from gitstore.importers.chat import ChannelMap, create_for_chat
+from gitstore.timeutil import format_utc
 
 _OWN_FIELDS = {"text", "ts", "thread_ts"}
 
@@ -55,7 +63,26 @@ def slack_time(ts: str) -> datetime:
     return datetime.fromtimestamp(int(seconds), timezone.utc) + timedelta(microseconds=micro)
 
 
+def author_of(message: dict) -> str | None:
+    """The id or name of who wrote a message, wherever the record gives it (see module
+    doc), or None."""
+    comment = message.get("comment")
+    bot = message.get("bot_profile")
+    for value in (
+        message.get("user"),
+        comment.get("user") if isinstance(comment, dict) else None,
+        message.get("username"),
+        message.get("bot_id"),
+        bot.get("name") if isinstance(bot, dict) else None,
+    ):
+        if isinstance(value, str) and value.strip():
+            return value
+    return None
+
+
 def _files(message: dict) -> list[dict]:
+    if message.get("subtype") == "file_comment":
+        return []
     found = []
     for item in ([message["file"]] if isinstance(message.get("file"), dict) else []) + [
         f for f in message.get("files", []) or [] if isinstance(f, dict)
@@ -65,7 +92,8 @@ def _files(message: dict) -> list[dict]:
             {
                 "name": str(item.get("name") or item.get("title") or item.get("id") or "file"),
                 "content_type": item.get("mimetype"),
-                "size": size if isinstance(size, int) and size >= 0 else None,
+                "size": size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None,
+                "url": item.get("permalink") or item.get("url") or None,
             }
         )
     return found
@@ -100,9 +128,11 @@ class SlackImporter(Importer):
         records: list[tuple[dict, dict, str]] = []
         error: ImportFormatError | None = None
         try:
-            for channel in sorted(channels, key=lambda c: str(c.get("name", ""))):
+            for channel in sorted(channels, key=lambda c: str(c.get("name", "")) if isinstance(c, dict) else ""):
                 if not isinstance(channel, dict) or not channel.get("name"):
-                    raise ImportFormatError(f"{source / 'channels.json'}: a channel without a name: {str(channel)[:80]}")
+                    channel_id = channel.get("id") if isinstance(channel, dict) else None
+                    summary.skip(f"{source / 'channels.json'}", channel_id, f"a channel without a name: {str(channel)[:80]}")
+                    continue
                 folder = source / str(channel["name"])
                 if not folder.is_dir():
                     continue
@@ -123,8 +153,8 @@ class SlackImporter(Importer):
                     raise ValueError("not a JSON object")
                 when = slack_time(message["ts"])
             except (KeyError, ValueError) as exc:
-                summary.skipped.append((where, f"not a Slack message ({type(exc).__name__}: {exc})"))
-                summary.messages_read += 1
+                ts = message.get("ts") if isinstance(message, dict) else None
+                summary.skip(where, ts, f"not a Slack message ({record_problem(exc)})", 1)
                 continue
             timed.append((channel["name"], when, channel, message, where))
         timed.sort(key=lambda r: (r[0], r[1]))
@@ -132,22 +162,27 @@ class SlackImporter(Importer):
             text = message.get("text", "")
             thread = message.get("thread_ts")
             reply_to = thread if thread and thread != message["ts"] else None
-            t_no, reason = mapper.ticket(name, text, message["ts"], reply_to)
+            t_no, reason = mapper.ticket(name, text, message["ts"], reply_to, str(channel.get("id") or name))
             if t_no is None:
-                summary.skipped.append((where, reason))
-                summary.messages_read += 1
+                summary.skip(where, message["ts"], reason, 1)
                 continue
-            yield self._event(t_no, when, channel, message, where, users, team)
+            try:
+                event = self._event(t_no, when, channel, message, where, users, team)
+            except RECORD_ERRORS as exc:
+                summary.skip(where, message["ts"], f"message not imported: {record_problem(exc)}", 1)
+                continue
+            yield event
 
     def _event(self, t_no, when, channel, message, where, users, team) -> ImportEvent:
-        user = users.get(message.get("user"), {})
+        author = author_of(message)
+        user = users.get(author, {}) if author else {}
         email = str((user.get("profile") or {}).get("email") or "").lower()
         domain = email.rpartition("@")[2]
         is_agent = bool(domain) and any(domain == d or domain.endswith("." + d) for d in self.agent_domains)
-        sender_id = str(user.get("name") or message.get("user") or message.get("username") or message.get("bot_id") or "unknown")
+        sender_id = str(user.get("name") or author or "unknown")
         extra: dict[str, Any] = {k: v for k, v in message.items() if k not in _OWN_FIELDS}
         extra["channel"] = channel["name"]
-        item = {
+        item: dict[str, Any] = {
             "message_id": f"{self.platform}:{channel.get('id', channel['name'])}:{message['ts']}",
             "timestamp": format_utc(when),
             "sender": "cs_agent" if is_agent else "technical_member",
