@@ -17,7 +17,7 @@ from pathlib import Path
 import pygit2
 
 from gitstore.tickets import layout
-from gitstore.errors import GitStoreError
+from gitstore.errors import GitStoreError, NotAStoreError
 from gitstore.tickets.files import TicketFiles
 
 
@@ -59,8 +59,6 @@ def commit_hand_edits(store, *, actor: str, agent: str | None = None, summary: s
     Raises:
         NotAStoreError: a bare store has no working tree to commit from.
     """
-    from gitstore.errors import NotAStoreError
-
     if store.repo.is_bare:
         raise NotAStoreError("a bare store has no working tree: there are no hand edits to commit")
     report = HandEditReport()

@@ -108,7 +108,7 @@ def get_tokenizer(name: str | None = None) -> Tokenizer:
     if name not in (None, CL100K):
         raise TokenizerUnavailable(f"unknown tokenizer {name!r}: use {CL100K} or {ESTIMATE}")
     path = _shipped_bpe_file()
-    try:
+    try:  # lazy: tiktoken (and its BPE table) costs ~0.2 s, needed only for token counts
         import tiktoken
         from tiktoken.load import load_tiktoken_bpe
     except ImportError:

@@ -14,13 +14,14 @@ from typing import Any, Callable
 
 import pygit2
 
+from gitstore.store import Store, retry_on_conflict
 from gitstore.tickets.files import TicketFiles
 
 ATTEMPTS = 8
 
 
 def write_checked(
-    store,
+    store: Store,
     t_no: str,
     make_update: Callable[[TicketFiles, pygit2.Commit], tuple[dict[str, Any], dict[str, str] | None, str]],
     *,
@@ -40,8 +41,6 @@ def write_checked(
         ConflictError: still conflicting after ``ATTEMPTS`` tries.
         Whatever ``make_update`` or ``Store.update`` raise.
     """
-    from gitstore.store import retry_on_conflict
-
     def write(files, head):
         update_data, trailers, summary = make_update(files, head)
         return store.update(

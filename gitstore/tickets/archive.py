@@ -23,12 +23,13 @@ import json
 from typing import Any
 
 from gitstore.errors import ArchivedTicket
+from gitstore.objects.trees import blob_at
+from gitstore.tickets.files import STAMP_FIELDS
+from gitstore.tickets.layout import ticket_path
 
 
 def _same_apart_from_stamps_and_flag(current: Any, new: Any) -> bool:
     """True when ``new`` equals ``current`` except sync stamps and the archived flag."""
-    from gitstore.tickets.files import STAMP_FIELDS
-
     for kind, field in STAMP_FIELDS.items():
         old = current.get(kind)
         keep = {field: getattr(old, field)}
@@ -127,9 +128,6 @@ def filter_archived(repo: Any, tree: Any, t_nos: list[str], archived: bool) -> l
         t_nos: ticket numbers present in ``tree``.
         archived: True to keep only archived tickets, False to keep the others.
     """
-    from gitstore.tickets.layout import ticket_path
-    from gitstore.objects.trees import blob_at
-
     kept = []
     for t_no in t_nos:
         oid = blob_at(tree, ticket_path("T", t_no))
