@@ -43,7 +43,7 @@ from gitstore.tickets.archive import check_writable
 from gitstore.tickets.files import TicketFiles, new_ticket
 from gitstore.tickets.policy import Policy
 from gitstore.tickets.rules import cross_file_problems
-from gitstore.tickets.update import AppliedUpdate, TicketDraft
+from gitstore.tickets.update import APPEND_FIELDS, AppliedUpdate, TicketDraft
 from gitstore.timeutil import utc_now
 
 EMAIL_DOMAIN = "gitstore.invalid"
@@ -334,14 +334,19 @@ class TicketWriter:
             self._check_version(t_no, expected_version, old_blobs)
         policy = self.policy(self.tip_tree())
         who = authorized_as or actor
-        base = current if current is not None else TicketDraft.from_files(new_ticket_files(t_no, create or {}, when))
         if files is not None:
             if files.t_no != t_no:
                 raise ValidationError(f"files of ticket {files.t_no} written as ticket {t_no}")
-            applied = base.replace(files)
-            policy.check_replace(set(applied.kinds), actor=who, agent=agent)
+            if current is not None:
+                applied = current.replace(files)
+                touched = set(applied.kinds)
+            else:  # a new ticket from whole files: it writes the message files that hold items
+                applied = AppliedUpdate(TicketDraft.from_files(files), list("EIT"))
+                touched = {k for k in "EI" if any(applied.draft.items[(k, key)] for key in APPEND_FIELDS[k])}
+            policy.check_replace(touched, actor=who, agent=agent)
             self._check_rules(t_no, files.stamped(when))
         else:
+            base = current if current is not None else TicketDraft.from_files(new_ticket_files(t_no, create or {}, when))
             if update is not None:
                 policy.check_update(update, actor=who, agent=agent)
                 applied = base.apply(update, when)

@@ -260,3 +260,28 @@ def test_no_private_name_crosses_a_module_boundary():
                     and node.attr not in own and name not in LIBRARY_INTERNALS):
                 offenders.append(f"{name}:{node.lineno}: .{node.attr}")
     assert offenders == []
+
+
+# ---------------------------------------------------------------------------- whole-file writes
+def test_whole_file_writes_create_tickets_and_obey_roles(store):
+    """Hand edits and rollbacks go through the same rules as updates: a customer-facing
+    actor may change T and E by a whole-file write, never I."""
+    from gitstore import AccessDenied
+    from gitstore.agents.roles import set_role
+    from gitstore.tickets.files import new_ticket
+    from gitstore.timeutil import utc_now
+
+    created = store.replace_files("2001", new_ticket("2001", client_name="A", company_name="B", when=utc_now()),
+                                  actor="desk", summary="Hand-made ticket", allow_missing=True)
+    assert created.created and created.files == ["E_2001.json", "I_2001.json", "T_2001.json"]
+    set_role(store, "bob", "customer_facing", actor="admin")
+    files = store.read("2001")
+    store.replace_files("2001", files.with_file("T", files.workflow.model_copy(update={"priority": "HIGH"})),
+                        actor="bob", summary="Raise priority")
+    assert store.read("2001").workflow.priority == "HIGH"
+    before = store.head().id
+    files = store.read("2001")
+    internal = files.internal.model_copy(update={"platforms": ["slack"]})
+    with pytest.raises(AccessDenied, match="internal"):
+        store.replace_files("2001", files.with_file("I", internal), actor="bob", summary="Edit I")
+    assert store.head().id == before
