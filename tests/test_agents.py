@@ -198,8 +198,8 @@ def test_turn_lifecycle_api(store):
     t_no = ticket(store, n=3)
     turn_id, _ = start_turn(store, t_no, ["selector", "updates"], "route", actor="orch")
     ctx = routing_context(store, t_no)
-    assert ctx["current_routing"]["turn_id"] == turn_id and ctx["current_routing"]["stage"] == "trigger"
-    assert ctx["user_request"].startswith("message 0")
+    assert ctx.current_routing["turn_id"] == turn_id and ctx.current_routing["stage"] == "trigger"
+    assert ctx.user_request.startswith("message 0")
     with pytest.raises(ValidationError, match="distinct"):
         start_turn(store, t_no, ["selector", "selector"], "x", actor="orch")
 

@@ -22,7 +22,7 @@ from gitstore.agents.context import AgentContext, build_context
 from gitstore.agents.decisions import DecisionResult, confirm_decision, decision_context, record_decision
 from gitstore.agents.roles import ROLES, load_access, set_role
 from gitstore.agents.tokens import get_tokenizer
-from gitstore.agents.turns import complete, routing_context, start_turn
+from gitstore.agents.turns import RoutingContext, RoutingLoop, complete, routing_context, start_turn
 from gitstore.agents.views import mark_processed
 from gitstore.agents.workflow import PRESETS, configure_workflow, load_workflow, set_stage
 
@@ -42,6 +42,8 @@ __all__ = [
     "mark_processed",
     "record_decision",
     "routing_context",
+    "RoutingContext",
+    "RoutingLoop",
     "set_role",
     "set_stage",
     "start_turn",

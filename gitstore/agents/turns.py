@@ -17,16 +17,18 @@ the loop and leaves the decision to the orchestrator.
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import pygit2
 
-from gitstore.errors import TurnNotFound, TurnStateError, ValidationError
-from gitstore.tickets.files import TicketFiles
-from gitstore.timeutil import format_utc, utc_now
 from gitstore.agents.roles import load_access
 from gitstore.agents.workflow import load_workflow
 from gitstore.agents.writes import write_checked
+from gitstore.errors import TurnNotFound, TurnStateError, ValidationError
+from gitstore.store import Store
+from gitstore.tickets.files import TicketFiles
+from gitstore.timeutil import format_utc, utc_now
 
 
 def _turns(files: TicketFiles) -> list[dict[str, Any]]:
@@ -147,15 +149,48 @@ def _entry(turn) -> dict[str, Any]:
     }
 
 
-def routing_context(store, t_no: str, at: str | None = None) -> dict[str, Any]:
-    """Return the orchestrator's routing context (docs/data-model.md#orchestrator-routing).
+@dataclass(frozen=True)
+class RoutingLoop:
+    """Whether the orchestrator keeps routing to the same agents without new input.
 
-    Returns:
-        ``{"user_request": str | None, "routing_history": [turn…],
-        "current_routing": turn | None, "routing_loop": {"detected", "agents",
-        "count", "threshold"}}``; a turn is ``{turn_id, timestamp, stage, agents,
-        reason, completions[{agent, timestamp, summary}], is_completed,
-        completed_at}``.
+    Attributes:
+        detected: ``count`` reached ``threshold`` with no newer customer message.
+        agents: the agent set of the latest turns (sorted), None without turns.
+        count: how many latest turns in a row were routed to that set.
+        threshold: the workflow's ``routing_loop_threshold``.
+    """
+
+    detected: bool
+    agents: list[str] | None
+    count: int
+    threshold: int
+
+
+@dataclass(frozen=True)
+class RoutingContext:
+    """The orchestrator's routing context of a ticket (docs/data-model.md#orchestrator-routing).
+
+    Attributes:
+        user_request: the first customer message's content, None without one.
+        routing_history: the completed turns, oldest first, as JSON objects
+            ``{turn_id, timestamp, stage, agents, reason, completions[{agent,
+            timestamp, summary}], is_completed, completed_at}``.
+        current_routing: the open turn (same shape), None when none is open.
+        routing_loop: the loop check of the latest turns.
+    """
+
+    user_request: str | None
+    routing_history: list[dict[str, Any]]
+    current_routing: dict[str, Any] | None
+    routing_loop: RoutingLoop
+
+    def to_json(self) -> dict[str, Any]:
+        """The context as one JSON object (the attributes, nested)."""
+        return asdict(self)
+
+
+def routing_context(store: Store, t_no: str, at: str | None = None) -> RoutingContext:
+    """Return the orchestrator's routing context (``RoutingContext``).
 
     Raises:
         TicketNotFound, RevisionNotFound.
@@ -168,15 +203,12 @@ def routing_context(store, t_no: str, at: str | None = None) -> dict[str, Any]:
     turns = sorted(files.workflow.orchestrator_turns, key=lambda t: (t.timestamp, t.turn_id))
     history = [_entry(t) for t in turns if t.is_completed]
     current = next((_entry(t) for t in reversed(turns) if not t.is_completed), None)
-    return {
-        "user_request": first.content if first else None,
-        "routing_history": history,
-        "current_routing": current,
-        "routing_loop": detect_loop(turns, [m.timestamp for m in customer], threshold),
-    }
+    return RoutingContext(
+        first.content if first else None, history, current, detect_loop(turns, [m.timestamp for m in customer], threshold)
+    )
 
 
-def detect_loop(turns: list, customer_times: list, threshold: int) -> dict[str, Any]:
+def detect_loop(turns: list, customer_times: list, threshold: int) -> RoutingLoop:
     """Find a routing loop at the end of ``turns`` (ordered by start time).
 
     The streak is the run of latest turns routed to the same agent set; it is cut at a
@@ -185,10 +217,10 @@ def detect_loop(turns: list, customer_times: list, threshold: int) -> dict[str, 
     after the latest turn started means the next routing has new input, so no loop.
 
     Returns:
-        ``{"detected": bool, "agents": [..] | None, "count": int, "threshold": int}``.
+        The ``RoutingLoop``.
     """
     if not turns:
-        return {"detected": False, "agents": None, "count": 0, "threshold": threshold}
+        return RoutingLoop(False, None, 0, threshold)
     last = sorted(turns[-1].agents)
     count = 1
     for index in range(len(turns) - 2, -1, -1):
@@ -199,4 +231,4 @@ def detect_loop(turns: list, customer_times: list, threshold: int) -> dict[str, 
             break
         count += 1
     fresh_input = any(t > turns[-1].timestamp for t in customer_times)
-    return {"detected": count >= threshold and not fresh_input, "agents": last, "count": count, "threshold": threshold}
+    return RoutingLoop(count >= threshold and not fresh_input, last, count, threshold)
