@@ -16,6 +16,8 @@ the source is in the store (imported now or before); 1 an error: a file that can
 parsed (what precedes it is imported) or a bad option; 2 a usage error; 3 imported,
 but some records were skipped (each listed with position, id and reason)."""
 
+EXIT_CODES = "Exit codes: 0 everything imported (or already there), 1 error, 2 usage error, 3 records skipped (listed)."
+
 SHOWN = 20
 """Skipped records listed on stderr (``--json`` lists them all)."""
 
@@ -86,7 +88,7 @@ def import_() -> None:
     """
 
 
-@import_.command("twitter-care")
+@import_.command("twitter-care", epilog=EXIT_CODES)
 @click.argument("source", type=click.Path(exists=True))
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_cli
@@ -112,7 +114,7 @@ _CHANNEL_MAP = click.option(
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 
 
-@import_.command("email")
+@import_.command("email", epilog=EXIT_CODES)
 @click.argument("source", type=click.Path(exists=True))
 @_AGENT_DOMAIN
 @_JSON
@@ -133,7 +135,7 @@ def email(ctx: CliContext, source: str, agent_domains: tuple[str, ...], as_json:
     run(ctx, "email", source, as_json, agent_domains=agent_domains)
 
 
-@import_.command("slack")
+@import_.command("slack", epilog=EXIT_CODES)
 @click.argument("source", type=click.Path(exists=True, file_okay=False))
 @_CHANNEL_MAP
 @_AGENT_DOMAIN
@@ -153,7 +155,7 @@ def slack(ctx: CliContext, source: str, channel_map: tuple[str, ...], agent_doma
     run(ctx, "slack", source, as_json, channel_map=channel_map, agent_domains=agent_domains)
 
 
-@import_.command("mattermost")
+@import_.command("mattermost", epilog=EXIT_CODES)
 @click.argument("source", type=click.Path(exists=True))
 @_CHANNEL_MAP
 @_AGENT_DOMAIN
@@ -172,7 +174,7 @@ def mattermost(ctx: CliContext, source: str, channel_map: tuple[str, ...], agent
     run(ctx, "mattermost", source, as_json, channel_map=channel_map, agent_domains=agent_domains)
 
 
-@import_.command("trello")
+@import_.command("trello", epilog=EXIT_CODES)
 @click.argument("source", type=click.Path(exists=True))
 @click.option(
     "--stage-map", "stage_map", multiple=True, metavar="LIST=STAGE",
@@ -194,7 +196,7 @@ def trello(ctx: CliContext, source: str, stage_map: tuple[str, ...], as_json: bo
     run(ctx, "trello", source, as_json, stage_map=stage_map)
 
 
-@import_.command("abcd")
+@import_.command("abcd", epilog=EXIT_CODES)
 @click.argument("source", type=click.Path(exists=True))
 @click.option(
     "--start", default="2020-01-01T00:00:00Z", show_default=True, metavar="TIME",
@@ -217,7 +219,7 @@ def abcd(ctx: CliContext, source: str, start: str, as_json: bool) -> None:
     run(ctx, "abcd", source, as_json, start=start)
 
 
-@import_.command("sgd")
+@import_.command("sgd", epilog=EXIT_CODES)
 @click.argument("source", type=click.Path(exists=True))
 @click.option(
     "--start", default="2019-01-01T00:00:00Z", show_default=True, metavar="TIME",

@@ -175,6 +175,25 @@ def test_twitter_format_variants(gs, tmp_path):
     assert reply.metadata.platform_specific["time_source"] == "start+duration"
 
 
+def test_an_email_reply_dated_before_its_parent_is_stored_after_it(gs, tmp_path):
+    """The real answer of "About ServerLimit" with its Date moved before the question (a
+    sender's clock behind): stored at the question's time, and said so."""
+    data = (TEST_DATA / "httpd_users_sample.mbox").read_bytes()
+    moved = data.replace(b"Date: Wed, 8 Jul 2020 06:33:27 -0400", b"Date: Wed, 8 Jul 2020 05:00:00 -0400", 1)
+    assert moved != data
+    skewed = tmp_path / "skewed.mbox"
+    skewed.write_bytes(moved)
+    import_json(gs, "email", str(skewed))
+    stored = {m.message_id: m for f in read_all(gs.path).values() for m in f.external.messages}
+    question = stored["225131299.2033432.1594201321692@mail.yahoo.com"]
+    answer = next(m for k, m in stored.items() if k.startswith("CALK=YjN6"))
+    assert question.timestamp == datetime(2020, 7, 8, 9, 42, 1, tzinfo=UTC)
+    assert answer.timestamp == question.timestamp  # not 09:00, before the question
+    assert answer.metadata.platform_specific["time_source"] == "Date, not before its parent"
+    follow_up = stored["727946651.2091014.1594208957697@mail.yahoo.com"]  # answers the answer
+    assert follow_up.timestamp == datetime(2020, 7, 8, 11, 49, 17, tzinfo=UTC)
+
+
 # ------------------------------------------------------------------ item 4: trello
 def test_trello_descriptions_belong_to_the_actions_that_wrote_them(gs):
     import_json(gs, "trello", str(TRELLO_VARIANTS))

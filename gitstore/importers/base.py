@@ -279,27 +279,12 @@ def run_import(store, importer: Importer, source: str | Path, *, actor: str, pro
     events.sort(key=lambda e: e.when)
     summary.events = len(events)
     _write_events(store, events, summary, actor, progress)
-    _structure_skipped(summary, events)
     summary.seconds = round(time.perf_counter() - started, 3)
     if error is not None:
         summary.error = str(error)
         error.summary = summary  # type: ignore[attr-defined]
         raise error
     return summary
-
-
-def _structure_skipped(summary: ImportSummary, events: list[ImportEvent]) -> None:
-    """Turn the writer's ``(where, reason)`` entries into ``SkippedRecord``s (the id is
-    the first id of the event written from that position)."""
-    if all(isinstance(s, SkippedRecord) for s in summary.skipped):
-        return
-    ids: dict[str, str | None] = {}
-    for event in events:
-        ids.setdefault(event.where or event.t_no, event.ids[0] if event.ids else None)
-    summary.skipped = [
-        s if isinstance(s, SkippedRecord) else SkippedRecord(str(s[0]), ids.get(s[0]), _one_line(s[1]))
-        for s in summary.skipped
-    ]
 
 
 def _message_count(event: ImportEvent) -> int:
@@ -339,7 +324,7 @@ def _write_events(store: Store, events: list[ImportEvent], summary: ImportSummar
             except RefMovedError:
                 raise  # someone wrote without the writer lock: stop, never guess
             except GitStoreError as exc:
-                summary.skipped.append((where, str(exc)))
+                summary.skip(where, event.ids[0] if event.ids else None, str(exc))
                 continue
             if result.commit is None:
                 summary.duplicates += 1

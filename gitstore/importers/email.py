@@ -76,6 +76,8 @@ TAG_RE = re.compile(r"\[T_([A-Za-z0-9][A-Za-z0-9._-]{0,63})\]")
 """The ticket tag in a subject: ``[T_<T_NO>]``."""
 
 _ID_RE = re.compile(r"<[^<>\s]+>")
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+"""Stands in for a time the type checker cannot see is set (mails without one are skipped)."""
 
 
 @dataclass
@@ -281,7 +283,8 @@ def decode_body(raw: bytes) -> tuple[str, list[dict], dict]:
             children = parent.get_payload()
             if any(child is body for child in children):
                 alternatives_of_body |= {id(c) for c in children if c is not body}
-    attachments, alternatives = [], []
+    attachments: list[dict] = []
+    alternatives: list[dict] = []
     for index, part in enumerate(leaves, start=1):
         if part is body:
             continue
@@ -335,7 +338,7 @@ def _read_or_skip(raw: bytes, where: str, summary: ImportSummary | None) -> Mail
         if summary is None:
             raise
         fields = split_headers(raw) or {}
-        ids = _ids((fields.get("message-id") or [None])[0])
+        ids = _ids((fields.get("message-id") or [""])[0])
         summary.skip(where, ids[0][1:-1] if ids else None, str(exc).removeprefix(f"{where}: "), 1)
         return None
 
@@ -345,22 +348,23 @@ def _not_before_parents(mails: list[Mail]) -> None:
     time (see module doc); parents first, so chains are consistent."""
     by_id = {m.msgid: m for m in mails}
     done: set[str] = set()
-
-    def settle(mail: Mail, seen: set[str]) -> None:
-        if mail.msgid in done:
-            return
-        seen.add(mail.msgid)
-        parent_id = (mail.in_reply_to or mail.references[-1:] or [None])[0]
-        parent = by_id.get(parent_id) if parent_id else None
-        if parent is not None and parent.msgid not in seen:
-            settle(parent, seen)
-            if parent.when is not None and mail.when is not None and mail.when < parent.when:
-                mail.when = parent.when
-                mail.time_source += ", not before its parent"
-        done.add(mail.msgid)
-
     for mail in mails:
-        settle(mail, set())
+        chain: list[Mail] = []  # this mail and its unsettled ancestors, newest first
+        seen: set[str] = set()
+        current: Mail | None = mail
+        while current is not None and current.msgid not in done and current.msgid not in seen:
+            seen.add(current.msgid)
+            chain.append(current)
+            parent_id = (current.in_reply_to or current.references[-1:] or [""])[0]
+            current = by_id.get(parent_id)
+        for child in reversed(chain):  # oldest ancestor first
+            parent_id = (child.in_reply_to or child.references[-1:] or [""])[0]
+            parent = by_id.get(parent_id)
+            if parent is not None and parent is not child and parent.when is not None and child.when is not None:
+                if child.when < parent.when:
+                    child.when = parent.when
+                    child.time_source += ", not before its parent"
+            done.add(child.msgid)
 
 
 class _Threads:
@@ -472,7 +476,7 @@ class EmailImporter(Importer):
             groups.setdefault(threads.find(mail.msgid), []).append(mail)
         _not_before_parents([m for m in mails if m.when is not None])
         for members in groups.values():
-            members.sort(key=lambda m: m.when)
+            members.sort(key=lambda m: m.when or _EPOCH)  # every grouped mail has a time
             yield from self._ticket_events(members)
 
     def _ticket_events(self, members: list[Mail]) -> Iterator[ImportEvent]:
@@ -501,7 +505,7 @@ class EmailImporter(Importer):
                 is_agent = mail.address != customer.address
             yield ImportEvent(
                 t_no=t_no,
-                when=mail.when,
+                when=mail.when or _EPOCH,
                 update=_Builder(mail, is_agent),
                 ids=(store_message_id(mail.msgid),),
                 create=create,
@@ -544,7 +548,7 @@ class _Builder:
         }
         message = {
             "message_id": store_message_id(mail.msgid),
-            "timestamp": format_utc(mail.when),
+            "timestamp": format_utc(mail.when or _EPOCH),
             "sender": "cs_agent" if self.is_agent else "customer",
             "sender_id": mail.address or "unknown",
             "content": text,

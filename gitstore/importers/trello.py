@@ -259,12 +259,20 @@ class TrelloImporter(Importer):
                 continue
             if event is not None:
                 events.append(event)
-        events += self._unrecorded_attachments(card, covered_attachments, first.when)
-        current = self._current_description(card, desc_actions, events)
+        events += self._unrecorded_attachments(card, covered_attachments, first.when, summary)
+        where = f"{self._board['_path']}: card {card['id']}"
+        try:
+            current = self._current_description(card, desc_actions, events)
+        except RECORD_ERRORS as exc:
+            summary.skip(where, card["id"], f"the card's current description: {record_problem(exc)}", 1)
+            current = None
         if current is not None:
             events.append(current)
         events.sort(key=lambda e: e.when)  # stable: the creation stays first
-        self._archive(card, events)
+        try:
+            self._archive(card, events)
+        except RECORD_ERRORS as exc:
+            summary.skip(where, card["id"], f"the card's archived state: {record_problem(exc)}")
         yield from events
 
     def _creation(self, card, action, desc_actions, actions) -> ImportEvent:
@@ -418,7 +426,8 @@ class TrelloImporter(Importer):
                 changed = [k for k in sorted(old) if k not in IGNORED_CARD_FIELDS]
                 if not changed:
                     fields = ", ".join(sorted(old)) or "nothing"
-                    summary.ignore(where, action["id"], f"updateCard of {fields}: a card's place in its list or its cover is not ticket data")
+                    reason = f"updateCard of {fields}: a card's place in its list or its cover is not ticket data"
+                    summary.ignore(where, action["id"], reason)
                     return None
                 notes = "Changed " + "; ".join(f"{k} from {_json(old[k])} to {_json(new.get(k))}" for k in changed)
         elif kind == "removeMemberFromCard":
@@ -487,39 +496,51 @@ class TrelloImporter(Importer):
             summary=f"Import the current description of Trello card {card['id']}",
         )
 
-    def _unrecorded_attachments(self, card, covered: set[str], created: datetime) -> list[ImportEvent]:
-        """Attachments of the card's ``attachments`` array that no action records."""
+    def _unrecorded_attachments(self, card, covered: set[str], created: datetime, summary: ImportSummary) -> list[ImportEvent]:
+        """Attachments of the card's ``attachments`` array that no action records (a
+        malformed one is skipped)."""
         events = []
         for attachment in card.get("attachments") or []:
-            if not isinstance(attachment, dict) or str(attachment.get("id")) in covered:
+            if isinstance(attachment, dict) and str(attachment.get("id")) in covered:
                 continue
-            when = parse_utc(attachment["date"]) if attachment.get("date") else _id_time(str(attachment["id"]))
-            source = "attachment date" if attachment.get("date") else "attachment id"
-            if when < created:
-                when, source = created, source + ", not before the card's creation"
-            username = self._username(attachment.get("idMember")) or "trello"
-            message: dict[str, Any] = {
-                "message_id": f"{card['id']}:attachment:{attachment['id']}",
-                "timestamp": format_utc(when),
-                "sender": "cs_agent",
-                "sender_id": username,
-                "content": "",
-                "attachments": [_attachment(attachment)],
-                "metadata": {
-                    "trello_card_id": card["id"],
-                    "platform_specific": {
-                        **{k: v for k, v in attachment.items() if k not in ("name", "url", "bytes", "mimeType")},
-                        "time_source": source,
-                    },
-                },
-            }
-            events.append(ImportEvent(
-                t_no=self._t_no(card), when=when, update={"E": {"messages": [message]}}, ids=(message["message_id"],),
-                create=self._create(card), actor=username, where=f"{self._board['_path']}: card {card['id']} attachment {attachment['id']}",
-                messages=1, cs_agents=(username,) if username != "trello" else (),
-                summary=f"Import Trello attachment {attachment['id']} into ticket {self._t_no(card)}",
-            ))
+            try:
+                events.append(self._attachment_event(card, attachment, created))
+            except RECORD_ERRORS as exc:
+                ident = attachment.get("id") if isinstance(attachment, dict) else None
+                where = f"{self._board['_path']}: card {card['id']} attachment"
+                summary.skip(where, ident, f"attachment not imported: {record_problem(exc)}", 1)
         return events
+
+    def _attachment_event(self, card: dict, attachment: dict, created: datetime) -> ImportEvent:
+        """The message of one attachment of the card's list."""
+        if not isinstance(attachment, dict):
+            raise TypeError("an attachment is not an object")
+        when = parse_utc(attachment["date"]) if attachment.get("date") else _id_time(str(attachment["id"]))
+        source = "attachment date" if attachment.get("date") else "attachment id"
+        if when < created:
+            when, source = created, source + ", not before the card's creation"
+        username = self._username(attachment.get("idMember")) or "trello"
+        message: dict[str, Any] = {
+            "message_id": f"{card['id']}:attachment:{attachment['id']}",
+            "timestamp": format_utc(when),
+            "sender": "cs_agent",
+            "sender_id": username,
+            "content": "",
+            "attachments": [_attachment(attachment)],
+            "metadata": {
+                "trello_card_id": card["id"],
+                "platform_specific": {
+                    **{k: v for k, v in attachment.items() if k not in ("name", "url", "bytes", "mimeType")},
+                    "time_source": source,
+                },
+            },
+        }
+        return ImportEvent(
+            t_no=self._t_no(card), when=when, update={"E": {"messages": [message]}}, ids=(message["message_id"],),
+            create=self._create(card), actor=username, where=f"{self._board['_path']}: card {card['id']} attachment {attachment['id']}",
+            messages=1, cs_agents=(username,) if username != "trello" else (),
+            summary=f"Import Trello attachment {attachment['id']} into ticket {self._t_no(card)}",
+        )
 
     def _archive(self, card: dict, events: list[ImportEvent]) -> None:
         """Archive the ticket of an archived card with its last event (see module doc)."""
