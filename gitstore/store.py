@@ -62,6 +62,7 @@ from gitstore.timeutil import format_utc, to_utc, utc_now
 from gitstore.writer import (
     EMAIL_DOMAIN,
     CommitEvent,
+    Signing,
     CommitResult,
     TicketWriter,
     commit_message,
@@ -115,9 +116,13 @@ class Store:
         fsync: flush objects and refs to disk before a write returns (libgit2's
             ENABLE_FSYNC_GITDIR, a process-wide setting). On by default.
         lock_timeout: seconds to wait for the writer lock.
+        signing: who signs the commits the store writes (``writer.Signing``: actor →
+            signing function or None); every commit is unsigned when None.
     """
 
-    def __init__(self, repo: pygit2.Repository, *, fsync: bool = True, lock_timeout: float = 30.0):
+    def __init__(
+        self, repo: pygit2.Repository, *, fsync: bool = True, lock_timeout: float = 30.0, signing: Signing | None = None
+    ):
         self.repo = repo
         self.git_dir = Path(repo.path)
         self.state_dir = self.git_dir / "gitstore"
@@ -127,6 +132,7 @@ class Store:
         self.lock = WriterLock(self.git_dir, timeout=lock_timeout)
         self.worktree = WorktreeSync(repo, self.state_dir)
         self.subscribers: list[Callable[[CommitEvent], None]] = []
+        self.signing: Signing | None = signing
         self._objects: ObjectWriter | None = None
         self._writer: TicketWriter | None = None
         self._policies: dict[Any, Policy] = {}
@@ -393,7 +399,8 @@ class Store:
         """The write path (``gitstore.writer.TicketWriter``), opened on first write."""
         if self._writer is None:
             self._writer = TicketWriter(
-                self.objects, self.worktree, fsync=self.fsync, policy=self._policy_of, subscribers=self.subscribers
+                self.objects, self.worktree, fsync=self.fsync, policy=self._policy_of, subscribers=self.subscribers,
+                signing=self.signing,
             )
         return self._writer
 

@@ -54,6 +54,10 @@ CACHE_TICKETS = 256
 
 _BLOB = 3
 
+Signing = Callable[[str], "Callable[[bytes], str] | None"]
+"""Actor name → a function that signs a commit's bytes for that actor (returning the
+armored signature for the ``gpgsig`` header), or None when the actor signs nothing."""
+
 
 @dataclass
 class CommitResult:
@@ -188,6 +192,7 @@ class TicketWriter:
         fsync: flush packs and refs before a checkpoint returns.
         policy: returns the store's ``Policy`` at the tip's configuration.
         subscribers: the store's subscriber list (called in order, once per commit).
+        signing: who signs the commits (``Signing``); unsigned commits when None.
     """
 
     def __init__(
@@ -198,12 +203,14 @@ class TicketWriter:
         fsync: bool,
         policy: Callable[[pygit2.Tree], Policy],
         subscribers: list[Callable[[CommitEvent], None]],
+        signing: Signing | None = None,
     ):
         self.objects = objects
         self.worktree = worktree
         self.fsync = fsync
         self.policy = policy
         self.subscribers = subscribers
+        self.signing = signing
         self._cache: OrderedDict[str, tuple[tuple[Any, ...], TicketDraft]] = OrderedDict()
         self._deflaters: OrderedDict[str, PrefixDeflater] = OrderedDict()
         self._base: pygit2.Oid | None = None
@@ -475,7 +482,10 @@ class TicketWriter:
         old = {path: before[path] if path in before else blob_at(tree, path) for path in changes}
         repo = self.objects.repo
         new_tree = write_tree(repo, tree, changes, put=self.objects.put)
-        commit_id = self.objects.add_commit(new_tree, [parent, *(extra_parents or [])], author, committer or author, message)
+        sign = self.signing(author.name) if self.signing is not None else None
+        commit_id = self.objects.add_commit(
+            new_tree, [parent, *(extra_parents or [])], author, committer or author, message, sign=sign
+        )
         self._tip = commit_id
         self._tip_tree = repo[new_tree]
         worktree = {path: (old[path], changes[path]) for path in changes if old[path] != changes[path]}

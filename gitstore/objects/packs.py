@@ -31,6 +31,7 @@ import tempfile
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Callable
 
 import pygit2
 
@@ -242,7 +243,7 @@ def write_pack(
     idx += struct.pack(">256I", *fanout)
     idx += b"".join(order)
     idx += b"".join(struct.pack(">I", crcs[raw]) for raw in order)
-    large = []
+    large: list[int] = []
     for raw in order:
         offset = offsets[raw]
         if offset < 0x80000000:
@@ -400,13 +401,24 @@ class ObjectWriter:
         author: pygit2.Signature,
         committer: pygit2.Signature,
         message: str,
+        sign: Callable[[bytes], str] | None = None,
     ) -> pygit2.Oid:
-        """Stage a commit object (git's commit format, UTF-8) and return its id."""
+        """Stage a commit object (git's commit format, UTF-8) and return its id.
+
+        Args:
+            sign: given the commit's bytes without a signature, returns an armored
+                signature over them (for example an SSH signature); it is stored in the
+                ``gpgsig`` header, where ``git verify-commit`` looks for it.
+        """
         lines = [b"tree " + str(tree).encode()]
         lines += [b"parent " + str(p).encode() for p in parents]
         lines.append(b"author " + _signature_bytes(author))
         lines.append(b"committer " + _signature_bytes(committer))
         content = b"\n".join(lines) + b"\n\n" + message.encode("utf-8")
+        if sign is not None:
+            armored = sign(content).strip("\n").encode("utf-8")
+            lines.append(b"gpgsig " + armored.replace(b"\n", b"\n "))
+            content = b"\n".join(lines) + b"\n\n" + message.encode("utf-8")
         raw = hash_object(b"commit", content)
         self.staging.objects[raw] = (1, content)
         return pygit2.Oid(raw=raw)
