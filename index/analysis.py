@@ -31,9 +31,9 @@ from __future__ import annotations
 import re
 
 from gitstore_index.compat import whoosh  # noqa: F401  (quiet import before any whoosh submodule)
-from whoosh.analysis import Filter, LowercaseFilter, StemFilter, Tokenizer
-from whoosh.analysis.acore import Token
-from whoosh.analysis.filters import STOP_WORDS
+
+# isort: split
+from whoosh.analysis import STOP_WORDS, Filter, LowercaseFilter, StemFilter, Token, Tokenizer
 
 CJK_CHARS = (
     "\u1100-\u11ff"  # Hangul Jamo
