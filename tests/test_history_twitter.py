@@ -35,12 +35,12 @@ def conversations(source) -> list[dict]:
 
 def messages_until(record: dict, when: datetime) -> list[str]:
     """Ids of the conversation's messages at or before ``when`` (turns, and the resolving
-    reply, timed conversationDateTime + duration by the importer), oldest first."""
+    reply, timed by its tweet id: Twitter's id layout puts the milliseconds since
+    2010-11-04T01:42:54.657Z in the bits above the lowest 22), oldest first."""
     found = [(utc(t["datetime"]), str(t["tweet_ID"])) for t in record["dialogContent"]]
-    header = record["dialogHeader"]
-    hours, minutes, seconds = header["duration"].split(":")
-    reply = utc(header["conversationDateTime"]) + timedelta(hours=int(hours), minutes=int(minutes), seconds=float(seconds))
-    found.append((reply, str(record["agentURL"]["tweet_ID"])))
+    reply_id = int(record["agentURL"]["tweet_ID"])
+    reply = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=(reply_id >> 22) + 1288834974657)
+    found.append((reply, str(reply_id)))
     return [tweet for at, tweet in sorted(found) if at <= when]
 
 
