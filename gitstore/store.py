@@ -51,7 +51,7 @@ from gitstore.objects.packs import ObjectWriter
 from gitstore.objects.refs import BRANCH, move_branch
 from gitstore.objects.repostate import refuse_if_in_progress
 from gitstore.objects.revisions import resolve_commit
-from gitstore.objects.trees import blob_at
+from gitstore.objects.trees import last_change
 from gitstore.objects.worktree import WorktreeSync
 from gitstore.tickets import layout
 from gitstore.tickets.archive import filter_archived
@@ -62,8 +62,8 @@ from gitstore.timeutil import format_utc, to_utc, utc_now
 from gitstore.writer import (
     EMAIL_DOMAIN,
     CommitEvent,
-    Signing,
     CommitResult,
+    Signing,
     TicketWriter,
     commit_message,
     signature,
@@ -288,7 +288,7 @@ class Store:
             except KeyError:
                 missing.append(layout.file_name(kind, t_no))
                 continue
-            models[kind] = layout.loads(kind, repo[entry.id].data, layout.file_name(kind, t_no))
+            models[kind] = layout.loads(kind, repo[entry.id].read_raw(), layout.file_name(kind, t_no))
         if len(missing) == 3:
             raise TicketNotFound(f"ticket {t_no} not found at {where}")
         if missing:
@@ -328,6 +328,7 @@ class Store:
         stack = [self.repo[folder.id]]
         while stack:
             current = stack.pop()
+            assert isinstance(current, pygit2.Tree)  # only folders are stacked
             for entry in current:
                 if entry.type_str == "tree":
                     stack.append(self.repo[entry.id])
@@ -354,16 +355,10 @@ class Store:
         found = indexed_version(self, t_no, commit)
         if found is not None:
             return found
-        path = layout.ticket_path("T", t_no)
-        blob = blob_at(commit.tree, path)
-        if blob is None:
+        last = last_change(commit, layout.ticket_path("T", t_no))
+        if last is None:
             raise TicketNotFound(f"ticket {t_no} not found at {str(commit.id)[:12]}")
-        while commit.parents:
-            parent = commit.parents[0]
-            if blob_at(parent.tree, path) != blob:
-                break
-            commit = parent
-        return str(commit.id)
+        return str(last)
 
     # ------------------------------------------------------------------ rules
     def policy(self, at: str | pygit2.Commit | None = None) -> Policy:
@@ -382,7 +377,7 @@ class Store:
         key = config_blob(tree)
         cached = self._policies.get(key)
         if cached is None:
-            config = parse_config(self.objects_repo()[key].data) if key is not None else {}
+            config = parse_config(self.objects_repo()[key].read_raw()) if key is not None else {}
             cached = parse_policy(config)
             if len(self._policies) > 64:
                 self._policies.clear()
@@ -986,7 +981,7 @@ def _looks_like_store(repo: pygit2.Repository) -> bool:
         tree = repo.references[BRANCH].peel(pygit2.Commit).tree
     except (KeyError, pygit2.GitError):
         return False
-    if ".gitattributes" in tree and b"gitstore" in repo[tree[".gitattributes"].id].data:
+    if ".gitattributes" in tree and b"gitstore" in repo[tree[".gitattributes"].id].read_raw():
         return True
     return layout.ROOT in tree
 

@@ -36,7 +36,7 @@ from gitstore.errors import ConflictError, GitStoreError, TicketExists, TicketNo
 from gitstore.objects.deflate import MIN_BYTES, PrefixDeflater
 from gitstore.objects.packs import ObjectWriter
 from gitstore.objects.refs import BRANCH, move_branch
-from gitstore.objects.trees import blob_at, hash_blob, write_tree
+from gitstore.objects.trees import blob_at, hash_blob, last_change, write_tree
 from gitstore.objects.worktree import WorktreeSync
 from gitstore.tickets import layout
 from gitstore.tickets.archive import check_writable
@@ -240,7 +240,9 @@ class TicketWriter:
         if self._tip is None:
             head = self.objects.repo.references[BRANCH].peel(pygit2.Commit)
             self._base = self._tip = head.id
-            self._tip_tree = self.objects.repo[head.tree.id]
+            tree = self.objects.repo[head.tree.id]
+            assert isinstance(tree, pygit2.Tree)
+            self._tip_tree = tree
 
     def draft(self, t_no: str) -> TicketDraft | None:
         """The ticket at the tip as a draft, or None if it does not exist there.
@@ -264,7 +266,11 @@ class TicketWriter:
         if missing:
             raise ValidationError(f"ticket {t_no} is incomplete: missing {', '.join(missing)} (run 'gitstore verify')")
         repo = self.objects.repo
-        models = {k: layout.loads(k, repo[blobs[k]].data, layout.file_name(k, t_no)) for k in "EIT"}
+        models = {}
+        for k in "EIT":
+            oid = blobs[k]
+            assert oid is not None  # none is missing (checked above)
+            models[k] = layout.loads(k, repo[oid].read_raw(), layout.file_name(k, t_no))
         draft = TicketDraft.from_files(TicketFiles(t_no, models["E"], models["I"], models["T"]))
         self._remember(t_no, key, draft)
         return draft, blobs
@@ -434,16 +440,10 @@ class TicketWriter:
             TicketNotFound: no such ticket at the tip.
         """
         commit = self.tip()
-        path = layout.ticket_path("T", t_no)
-        blob = blob_at(commit.tree, path)
-        if blob is None:
+        found = last_change(commit, layout.ticket_path("T", t_no))
+        if found is None:
             raise TicketNotFound(f"ticket {t_no} not found at {str(commit.id)[:12]}")
-        while commit.parents:
-            parent = commit.parents[0]
-            if blob_at(parent.tree, path) != blob:
-                break
-            commit = parent
-        return str(commit.id)
+        return str(found)
 
     def commit(
         self,
@@ -487,7 +487,9 @@ class TicketWriter:
             new_tree, [parent, *(extra_parents or [])], author, committer or author, message, sign=sign
         )
         self._tip = commit_id
-        self._tip_tree = repo[new_tree]
+        tip_tree = repo[new_tree]
+        assert isinstance(tip_tree, pygit2.Tree)
+        self._tip_tree = tip_tree
         worktree = {path: (old[path], changes[path]) for path in changes if old[path] != changes[path]}
         self._pending.append(_Pending(commit_id, parent, worktree, contents or {}, force_worktree, event))
         return commit_id

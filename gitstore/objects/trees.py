@@ -118,6 +118,7 @@ def write_tree(
     """
     encoded = {path.encode("utf-8"): oid for path, oid in changes.items()}
     raw = _write(repo, base.id.raw if base is not None else None, encoded, put or odb_put(repo), root=True)
+    assert raw is not None  # the root tree is written even when empty
     return pygit2.Oid(raw=raw)
 
 
@@ -185,11 +186,12 @@ def tree_changes(
     if old is not None and new is not None and old.id == new.id:
         return {}
     if old is None:
+        assert new is not None
         diff = new.diff_to_tree(swap=True)
     elif new is None:
         diff = old.diff_to_tree()
     else:
-        diff = repo.diff(old, new)
+        diff = repo.diff(old, new)  # type: ignore[call-overload]  # pygit2's stubs omit Tree arguments, which it accepts
     lead = f"{prefix}/" if prefix else ""
     found: dict[str, tuple[pygit2.Oid | None, pygit2.Oid | None]] = {}
     for delta in diff.deltas:
@@ -209,3 +211,21 @@ def _subtree(repo: pygit2.Repository, tree: pygit2.Tree | None, name: str) -> py
         return None
     obj = repo[entry.id]
     return obj if isinstance(obj, pygit2.Tree) else None
+
+
+def last_change(commit: pygit2.Commit, path: str) -> pygit2.Oid | None:
+    """The commit, on ``commit``'s first-parent line, where the blob at ``path`` took
+    the id it has at ``commit``; None when ``commit`` has no such path.
+
+    Every synchronized update rewrites a ticket's T file (its sync stamp), so for a
+    T file this is the ticket's version.
+    """
+    blob = blob_at(commit.tree, path)
+    if blob is None:
+        return None
+    while commit.parents:
+        parent = commit.parents[0]
+        if blob_at(parent.tree, path) != blob:
+            break
+        commit = parent
+    return commit.id
