@@ -55,7 +55,7 @@ def read_tree_config(repo: pygit2.Repository, tree: pygit2.Tree) -> dict[str, An
     blob = config_blob(tree)
     if blob is None:
         return {}
-    return parse_config(repo[blob].data)
+    return parse_config(repo[blob].read_raw())
 
 
 def section_of(config: dict[str, Any], name: str, defaults: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pygit2
 
-from gitstore.tickets import layout
 from gitstore.errors import GitStoreError, NotAStoreError
+from gitstore.store import Store
+from gitstore.tickets import layout
 from gitstore.tickets.files import TicketFiles
 
 
@@ -53,7 +54,7 @@ def changed_ticket_files(repo: pygit2.Repository) -> dict[str, dict[str, str]]:
     return found
 
 
-def commit_hand_edits(store, *, actor: str, agent: str | None = None, summary: str | None = None) -> HandEditReport:
+def commit_hand_edits(store: Store, *, actor: str, agent: str | None = None, summary: str | None = None) -> HandEditReport:
     """Validate and commit hand-edited ticket files, one commit per ticket.
 
     Raises:
@@ -75,9 +76,9 @@ def commit_hand_edits(store, *, actor: str, agent: str | None = None, summary: s
             except GitStoreError as exc:
                 report.refused += [f"{p}: {exc}" for p in sorted(paths.values())]
                 continue
-            wrong = [p for k, p in paths.items() if p != layout.ticket_path(k, t_no)]
+            wrong = {k: p for k, p in paths.items() if p != layout.ticket_path(k, t_no)}
             if wrong:
-                report.refused += [f"{p}: wrong folder, expected {layout.ticket_path(layout.parse_path(p)[0], t_no)}" for p in wrong]
+                report.refused += [f"{p}: wrong folder, expected {layout.ticket_path(k, t_no)}" for k, p in wrong.items()]
                 continue
             models, lines = {}, []
             for kind, path in layout.ticket_paths(t_no).items():
@@ -90,7 +91,7 @@ def commit_hand_edits(store, *, actor: str, agent: str | None = None, summary: s
                     data = source.read_bytes()
                 else:
                     try:
-                        data = store.repo[head_tree[path].id].data
+                        data = store.repo[head_tree[path].id].read_raw()
                     except KeyError:
                         lines.append(f"{path}: missing; a ticket needs all three files")
                         continue

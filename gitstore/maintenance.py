@@ -15,11 +15,11 @@ from __future__ import annotations
 import shutil
 import subprocess
 from dataclasses import dataclass
-from typing import Any
 
 from gitstore.errors import GitStoreError, LockTimeout
 from gitstore.history.log import for_store
 from gitstore.objects.lock import WriterLock
+from gitstore.store import Store
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def _count(git_dir: str) -> dict[str, int]:
     return values
 
 
-def gc(store: Any, *, rebuild_history: bool = False) -> GcResult:
+def gc(store: Store, *, rebuild_history: bool = False) -> GcResult:
     """Pack the store's objects and refresh the per-ticket log.
 
     Args:

@@ -309,9 +309,10 @@ def _length_codes(reader, fieldname: str) -> bytes | None:
     from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
 
     perdoc = getattr(reader, "_perdoc", None)
-    if not callable(getattr(perdoc, "_cached_reader", None)):
+    cached_reader = getattr(perdoc, "_cached_reader", None)
+    if not callable(cached_reader):
         return None
-    column = perdoc._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
+    column = cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
     if column is None or not all(hasattr(column, name) for name in _COLUMN_STATE) or column._fixedlen != 1:
         return None
     codes = bytes(column._dbfile.get(column._basepos, column._count))
@@ -400,7 +401,9 @@ def match(searcher, fieldname: str, terms: list[str]) -> dict[int, float]:
     return found
 
 
-def top(scores: dict[int, float], limit: int, allowed: set[int] | None, hidden: set[int] | None) -> tuple[list[tuple[float, int]], set[int]]:
+def top(
+    scores: dict[int, float], limit: int, allowed: set[int] | None, hidden: set[int] | None
+) -> tuple[list[tuple[float, int]], set[int]]:
     """The best ``limit`` of ``scores`` and every visible match.
 
     Args:
@@ -568,7 +571,8 @@ def stored_fields(searcher, docnum: int) -> dict:
         for leaf, offset in reversed(list(searcher.reader().leaf_readers())):
             if docnum >= offset:
                 perdoc = getattr(leaf, "_perdoc", None)
-                if callable(getattr(perdoc, "stored_fields", None)):
-                    return perdoc.stored_fields(docnum - offset)
+                read = getattr(perdoc, "stored_fields", None)
+                if callable(read):
+                    return read(docnum - offset)
                 break
     return searcher.stored_fields(docnum)

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from filelock import FileLock, Timeout
+
 from gitstore.errors import LockTimeout
 
 _registry: dict[str, tuple[threading.RLock, FileLock]] = {}

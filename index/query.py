@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any
 
 from gitstore.errors import InvalidQuery
-
 from gitstore_index.compat import whoosh
 from gitstore_index.documents import naive_utc
 from gitstore_index.schema import FIELD_ALIASES, LOWERCASE_FIELDS, POSITIONS_FIELD
@@ -113,7 +112,9 @@ def parse_query(text: str, schema):
             f"invalid query: {text.strip()!r} has no search term (only operators, stop words or unreadable values)"
         )
     if any(isinstance(leaf, null) for leaf in query.leaves()):  # Whoosh drops a value it cannot read
-        raise InvalidQuery("invalid query: a field:value could not be read (time: takes dates such as 2020-03-01 or [2020-03-01 to 2020-04-01])")
+        raise InvalidQuery(
+            "invalid query: a field:value could not be read (time: takes dates such as 2020-03-01 or [2020-03-01 to 2020-04-01])"
+        )
     return _phrases_on_positions(query)
 
 

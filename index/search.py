@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from gitstore.store import Store
 from gitstore_index import fastpath
 from gitstore_index.fastpath import make_query, plain_terms
 from gitstore_index.query import parse_query, parse_when, term, time_range
@@ -228,7 +229,7 @@ class SearchPlan:
 
 
 def prepare(
-    store,
+    store: Store,
     query: str,
     *,
     kind: str | None = None,
@@ -357,8 +358,9 @@ def execute(index, plan: SearchPlan) -> SearchResults:
 def _execute(index, plan: SearchPlan) -> SearchResults:
     """One attempt of ``execute``: the fast path for a plain query, else (or when it
     fails) Whoosh's search."""
-    from gitstore.errors import GitStoreError
     from whoosh.query import And
+
+    from gitstore.errors import GitStoreError
 
     filters, status, priority = plan.filters, plan.status, plan.priority
     searcher = index.searcher()
@@ -422,7 +424,9 @@ def _hit(rank: int, score: float, fields: dict, snippet_text: str) -> Hit:
 
 def _execute_plain(index, searcher, plan: SearchPlan, filter_docs, mask) -> SearchResults:
     """A plain word query through ``fastpath``: same hits, order and counts as Whoosh."""
-    scores = fastpath.match(searcher, "content", plan.terms)
+    terms = plan.terms
+    assert terms is not None  # only a plain word query (plan.terms set) comes here
+    scores = fastpath.match(searcher, "content", terms)
     allowed = None
     if filter_docs is not None:
         allowed = filter_docs if isinstance(filter_docs, set) else set(searcher.docs_for_query(filter_docs))
@@ -432,7 +436,7 @@ def _execute_plain(index, searcher, plan: SearchPlan, filter_docs, mask) -> Sear
     for rank, (score, docnum) in enumerate(best, start=1):
         fields = fastpath.stored_fields(searcher, docnum)
         text = fields.get("content") or ""
-        marked = fastpath.snippet(text, analyzer, plan.terms, maxchars=SNIPPET_CHARS, surround=SNIPPET_SURROUND)
+        marked = fastpath.snippet(text, analyzer, terms, maxchars=SNIPPET_CHARS, surround=SNIPPET_SURROUND)
         hits.append(_hit(rank, score, fields, " ".join(marked.split()) if marked else _plain_start(text)))
     facets, total = {}, None
     if plan.count:
@@ -446,7 +450,7 @@ def _execute_plain(index, searcher, plan: SearchPlan, filter_docs, mask) -> Sear
     return SearchResults(plan.query, plan.role, total, hits, facets, index.commit, list(index.notices))
 
 
-def search(store, query: str, **options: Any) -> SearchResults:
+def search(store: Store, query: str, **options: Any) -> SearchResults:
     """Open the store's index (building or catching it up as needed) and search it.
 
     Convenience for one-shot callers such as the CLI; long-running processes keep a

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from gitstore.history.changes import changed_tickets, commit_or_none
 from gitstore.errors import RevisionNotFound, TicketNotFound, ValidationError
-
+from gitstore.history.changes import changed_tickets, commit_or_none
+from gitstore.store import Store
 from gitstore_index.compat import whoosh
 from gitstore_index.documents import TicketChange, plan_change, ticket_documents
 from gitstore_index.lock import IndexLock
@@ -114,14 +114,14 @@ class SearchIndex:
             computed from and recomputed when the searcher changes.
     """
 
-    def __init__(self, store, *, lock_timeout: float = 30.0, report: Callable[[str], None] | None = None):
+    def __init__(self, store: Store, *, lock_timeout: float = 30.0, report: Callable[[str], None] | None = None):
         self.store = store
         self.folder = index_dir(store)
         self.lock = IndexLock(lock_path(store), lock_timeout)
         self.notices: list[str] = []
         self.memo: dict[str, Any] = {}
         self._report = report
-        self._ix = None
+        self._ix: whoosh.index.Index | None = None
         self._state: IndexState | None = None
         self._searcher = None
         self._searcher_key: tuple | None = None
@@ -333,6 +333,7 @@ class SearchIndex:
             head = self.store.head()
             head_id = str(head.id)
             state = self._state
+            assert state is not None  # _reload_state loads or rebuilds it
             if state.commit == head_id and state.pending is None:
                 return []
             try:
@@ -393,6 +394,7 @@ class SearchIndex:
         with self.lock:
             self._reload_state()
             state = self._state
+            assert state is not None  # _reload_state loads or rebuilds it
             if state.pending is not None or state.commit != event.parent:
                 return self.catch_up()
             try:
@@ -415,6 +417,7 @@ class SearchIndex:
         from whoosh.query import And, Term
 
         if changes:
+            assert self._state is not None and self._ix is not None  # the index is open
             write_state(self.folder, IndexState(self._state.commit, SCHEMA_VERSION, pending=target))
             writer = self._ix.writer(limitmb=WRITER_MEMORY_MB)
             try:
@@ -514,7 +517,7 @@ class SearchIndex:
         return index_status(self.store)
 
 
-def rebuild_index(store, *, progress: bool = False, procs: int = 1, report: Callable[[str], None] | None = None) -> IndexStatus:
+def rebuild_index(store: Store, *, progress: bool = False, procs: int = 1, report: Callable[[str], None] | None = None) -> IndexStatus:
     """Rebuild a store's index from HEAD (``gitstore index rebuild``) and return its status.
 
     Raises:
@@ -529,7 +532,7 @@ def rebuild_index(store, *, progress: bool = False, procs: int = 1, report: Call
     return index_status(store)
 
 
-def index_status(store) -> IndexStatus:
+def index_status(store: Store) -> IndexStatus:
     """Describe a store's index without changing it (``gitstore index status``).
 
     Returns:

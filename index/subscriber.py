@@ -16,7 +16,10 @@ is reported as a notice.
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from gitstore.store import Store
 
 log = logging.getLogger("gitstore.index")
 
@@ -34,7 +37,7 @@ class IndexSubscriber:
         deferred: events seen inside a batch and not yet indexed.
     """
 
-    def __init__(self, store, *, report: Callable[[str], None] | None = None, lock_timeout: float = 10.0):
+    def __init__(self, store: Store, *, report: Callable[[str], None] | None = None, lock_timeout: float = 10.0):
         self.store = store
         self.report = report
         self.lock_timeout = lock_timeout
@@ -84,7 +87,7 @@ class IndexSubscriber:
                 self.report(message)
 
 
-def subscribe_index(store, *, report: Callable[[str], None] | None = None, lock_timeout: float = 10.0) -> IndexSubscriber:
+def subscribe_index(store: Store, *, report: Callable[[str], None] | None = None, lock_timeout: float = 10.0) -> IndexSubscriber:
     """Subscribe the store's search index to its commits; returns the subscriber.
 
     Call ``close()`` on the subscriber when done (it flushes deferred batch updates).

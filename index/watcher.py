@@ -25,11 +25,18 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+
+from watchdog.events import FileSystemEventHandler
 
 from gitstore.tickets import layout
-
 from gitstore_index.documents import TicketChange
+
+if TYPE_CHECKING:
+    from watchdog.observers.api import BaseObserver
+
+    from gitstore.store import Store
+    from gitstore_index.store_index import SearchIndex
 
 REF_KEY = "@ref"
 TREE_KEY = "@tree"
@@ -54,7 +61,7 @@ class Watcher:
 
     def __init__(
         self,
-        store,
+        store: Store,
         *,
         debounce: float = 0.1,
         max_wait: float = 1.0,
@@ -72,13 +79,13 @@ class Watcher:
         self.worktree = Path(store.repo.workdir).resolve() if store.repo.workdir else None
         self._git_prefix = str(self.git_dir) + "/"
         self._work_prefix = str(self.worktree) + "/" if self.worktree is not None else None
-        self.index = None
+        self.index: SearchIndex | None = None
         self.seen: str | None = None
         self.handled = 0
         self._pending: dict[str, tuple[float, float]] = {}
         self._cond = threading.Condition()
         self._stop = threading.Event()
-        self._observer = None
+        self._observer: BaseObserver | None = None
         self._tickets_watched = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -89,22 +96,23 @@ class Watcher:
         from gitstore_index.store_index import SearchIndex
 
         self.index = SearchIndex.open(self.store, lock_timeout=self.lock_timeout, report=self.on_log)
-        self.seen = str(self.store.head().id)
-        self._observer = Observer()
+        seen = self.seen = str(self.store.head().id)
+        observer = self._observer = Observer()
         handler = _Handler(self)
         refs = self.git_dir / "refs" / "heads"
         refs.mkdir(parents=True, exist_ok=True)
-        self._observer.schedule(handler, str(refs), recursive=True, event_filter=_event_types())
+        observer.schedule(handler, str(refs), recursive=True, event_filter=_event_types())
         self._handler = handler
-        self._observer.start()
+        observer.start()
         self._watch_tickets()
-        self.on_log(f"watching {self.worktree or self.git_dir} (index at {self.seen[:12]})")
+        self.on_log(f"watching {self.worktree or self.git_dir} (index at {seen[:12]})")
 
     def _watch_tickets(self) -> None:
         if self._tickets_watched or self.worktree is None:
             return
         tickets = self.worktree / layout.ROOT
         if tickets.is_dir():
+            assert self._observer is not None  # started
             self._tickets_watched = True
             try:
                 self._observer.schedule(self._handler, str(tickets), recursive=True, event_filter=_event_types())
@@ -154,8 +162,8 @@ class Watcher:
         if getattr(event, "event_type", "") in IGNORED_EVENT_TYPES:
             return
         paths = [event.src_path, getattr(event, "dest_path", "") or ""]
-        keys = {self.key_for(p if isinstance(p, str) else p.decode()) for p in paths if p}
-        keys.discard(None)
+        found = {self.key_for(p if isinstance(p, str) else p.decode()) for p in paths if p}
+        keys = {key for key in found if key is not None}
         if not keys:
             return
         now = time.monotonic()
@@ -210,13 +218,15 @@ class Watcher:
         from gitstore.errors import GitStoreError, LockTimeout
 
         self.handled += 1
+        index = self.index
+        assert index is not None  # started
         try:
-            self.index.catch_up()
+            index.catch_up()
             head = str(self.store.head().id)
             changes: list[TicketChange] = []
             if head != self.seen:
                 previous, self.seen = self.seen, head
-                changes = self.index.plan_changes(previous, head, quiet=True) if self.on_change else []
+                changes = index.plan_changes(previous, head, quiet=True) if self.on_change else []
             self._watch_tickets()
         except LockTimeout as exc:
             self.on_log(f"index busy ({exc}); retrying")
@@ -227,12 +237,13 @@ class Watcher:
         except (GitStoreError, OSError, ValueError) as exc:
             self.on_log(f"could not index {', '.join(keys)}: {' '.join(str(exc).split())}")
             return []
-        for change in changes:
-            self.on_change(change)
+        if self.on_change is not None:  # changes are planned only for an on_change
+            for change in changes:
+                self.on_change(change)
         return changes
 
 
-def run_watcher(store, *, duration: float | None = None, **options) -> int:
+def run_watcher(store: Store, *, duration: float | None = None, **options) -> int:
     """Watch ``store`` until Ctrl-C/SIGTERM (KeyboardInterrupt) or ``duration`` seconds.
 
     Args:
@@ -278,13 +289,7 @@ def _event_types() -> list:
             DirCreatedEvent, DirDeletedEvent, DirMovedEvent]
 
 
-def _handler_base():
-    from watchdog.events import FileSystemEventHandler
-
-    return FileSystemEventHandler
-
-
-class _Handler(_handler_base()):
+class _Handler(FileSystemEventHandler):
     """watchdog handler forwarding every event to ``Watcher.notify``."""
 
     def __init__(self, watcher: Watcher):

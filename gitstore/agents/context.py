@@ -34,12 +34,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitstore.tickets import layout
-from gitstore.errors import BudgetTooSmall, TicketNotFound, ValidationError
 from gitstore.agents.roles import READS, load_access
 from gitstore.agents.strategies import STRATEGIES, Candidate, select_important, select_recent, select_summarized
 from gitstore.agents.timeline import Entry, load_timeline
 from gitstore.agents.tokens import REPLY_PRIMING, get_tokenizer
+from gitstore.errors import BudgetTooSmall, TicketNotFound, ValidationError
+from gitstore.store import Store
+from gitstore.tickets import layout
 
 AWAY_MARKER = "=== MESSAGES WHILE YOU WERE AWAY ==="
 TRIGGER_MARKER = "=== NEW INTERACTION ==="
@@ -110,7 +111,7 @@ def _role_and_content(entry: Entry, agent: str) -> tuple[str, str]:
     return "system", entry.attributed
 
 
-def _seen_ids(store, commit_id: str | None, t_no: str) -> frozenset[str] | None:
+def _seen_ids(store: Store, commit_id: str | None, t_no: str) -> frozenset[str] | None:
     if not commit_id:
         return None
     try:
@@ -130,7 +131,7 @@ def _fill(candidate: Candidate, agent: str) -> Candidate:
 
 
 def build_context(
-    store,
+    store: Store,
     t_no: str,
     agent: str,
     *,
@@ -183,7 +184,7 @@ def build_context(
         t_blob = commit.tree[t_path].id
     except KeyError:
         raise TicketNotFound(f"ticket {t_no} not found at {commit_id[:12]}") from None
-    state = layout.loads("T", store.repo[t_blob].data, layout.file_name("T", t_no))
+    state = layout.loads("T", store.repo[t_blob].read_raw(), layout.file_name("T", t_no))
     counter = get_tokenizer(tokenizer)
     if max_tokens is None:
         reserve = 0
@@ -263,6 +264,7 @@ def build_context(
     marker_done = False
     for index in kept:
         candidate = _fill(candidates[index], agent)
+        assert candidate.role is not None and candidate.content is not None  # set by _fill
         if candidate.away and not marker_done:
             messages.append(away_marker)
             marker_done = True

@@ -28,14 +28,15 @@ from typing import Any
 
 import pygit2
 
-from gitstore.errors import DecisionNotFound, ValidationError
-from gitstore.tickets.files import TicketFiles
-from gitstore.tickets.update import new_id
 from gitstore.agents.context import AgentContext, build_context
 from gitstore.agents.roles import READS, load_access
 from gitstore.agents.timeline import load_timeline
 from gitstore.agents.views import next_states, resolve_seen
 from gitstore.agents.writes import write_checked
+from gitstore.errors import DecisionNotFound, ValidationError
+from gitstore.store import Store
+from gitstore.tickets.files import TicketFiles
+from gitstore.tickets.update import new_id
 
 MAX_TRAILER = 200
 
@@ -72,7 +73,7 @@ def _check_confidence(confidence: Any) -> float:
 
 
 def record_decision(
-    store,
+    store: Store,
     t_no: str,
     agent: str,
     decision: dict[str, Any],
@@ -181,7 +182,7 @@ def find_decision(files: TicketFiles, decision_id: str):
     raise DecisionNotFound(f"ticket {files.t_no} has no decision {decision_id!r}")
 
 
-def confirm_decision(store, t_no: str, decision_id: str, *, actor: str, agent: str | None = None):
+def confirm_decision(store: Store, t_no: str, decision_id: str, *, actor: str, agent: str | None = None):
     """Set ``human_confirmed`` on a decision, as one synchronized update.
 
     ``agent_decisions`` is append-only for ``Store.update``, so the T file is rewritten
@@ -216,7 +217,7 @@ def confirm_decision(store, t_no: str, decision_id: str, *, actor: str, agent: s
     )
 
 
-def decision_context(store, t_no: str, decision_id: str, *, agent: str | None = None) -> AgentContext:
+def decision_context(store: Store, t_no: str, decision_id: str, *, agent: str | None = None) -> AgentContext:
     """Rebuild the exact context an agent was given when it made a decision.
 
     Args:

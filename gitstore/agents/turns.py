@@ -36,7 +36,7 @@ def _turns(files: TicketFiles) -> list[dict[str, Any]]:
 
 
 def start_turn(
-    store,
+    store: Store,
     t_no: str,
     agents: list[str],
     reason: str,
@@ -93,7 +93,7 @@ def start_turn(
     return turn_id, result
 
 
-def complete(store, t_no: str, turn_id: str, agent: str, summary: str, *, actor: str | None = None):
+def complete(store: Store, t_no: str, turn_id: str, agent: str, summary: str, *, actor: str | None = None):
     """Record that ``agent`` completed its part of turn ``turn_id``.
 
     The turn is marked completed (``is_completed``, ``completed_at``) when every routed

@@ -18,14 +18,15 @@ from typing import Any
 
 import pygit2
 
-from gitstore.errors import RevisionNotFound, ValidationError
-from gitstore.tickets.files import TicketFiles
 from gitstore.agents.roles import load_access
 from gitstore.agents.writes import write_checked
+from gitstore.errors import RevisionNotFound, ValidationError
+from gitstore.store import Store
+from gitstore.tickets.files import TicketFiles
 
 
 def next_states(
-    store,
+    store: Store,
     files: TicketFiles,
     agent: str,
     commit: str,
@@ -59,7 +60,7 @@ def _descends(repo: pygit2.Repository, newer: str, older: str) -> bool:
 
 
 def mark_processed(
-    store,
+    store: Store,
     t_no: str,
     agent: str,
     *,
@@ -89,7 +90,7 @@ def mark_processed(
     return write_checked(store, t_no, make, actor=actor, agent=agent)
 
 
-def resolve_seen(store, seen: str) -> str:
+def resolve_seen(store: Store, seen: str) -> str:
     """Resolve the ``seen`` revision of a decision to a full commit id.
 
     Raises:

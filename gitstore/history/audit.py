@@ -16,13 +16,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from gitstore.errors import InvalidOption
 from gitstore.history.log import iter_commits
-from gitstore.timeutil import from_epoch
-from gitstore.tickets.layout import validate_t_no
 from gitstore.objects.revisions import parse_date
+from gitstore.tickets.layout import validate_t_no
+from gitstore.timeutil import from_epoch
+
+if TYPE_CHECKING:
+    from gitstore.store import Store
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,7 @@ def _date(text: str | datetime | None, option: str) -> int | None:
 
 
 def audit_log(
-    store: Any,
+    store: Store,
     *,
     ticket: str | None = None,
     actor: str | None = None,

@@ -22,14 +22,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gitstore.tickets import layout
 from gitstore.errors import InvalidOption, TicketNotFound
 from gitstore.history.log import HistoryEntry, for_store
-from gitstore.tickets.files import ITEM_LISTS
 from gitstore.objects.trees import blob_at
+from gitstore.tickets import layout
+from gitstore.tickets.files import ITEM_LISTS
 
+if TYPE_CHECKING:
+    from gitstore.store import Store
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ class BlameLine:
     detail: dict = field(default_factory=dict)
 
 
-def blame(store: Any, t_no: str, kind: str) -> list[BlameLine]:
+def blame(store: Store, t_no: str, kind: str) -> list[BlameLine]:
     """Blame one of a ticket's files at HEAD, in ticket terms.
 
     Args:
@@ -88,7 +90,7 @@ def blame(store: Any, t_no: str, kind: str) -> list[BlameLine]:
     def load(commit: str) -> dict | None:
         if commit not in cache:
             oid = blob_at(repo[commit].tree, path)
-            cache[commit] = json.loads(repo[oid].data) if oid is not None else None
+            cache[commit] = json.loads(repo[oid].read_raw()) if oid is not None else None
         return cache[commit]
 
     side = [(seq, entry) for seq, entry, _ in rows if not entry.mainline]
@@ -116,10 +118,8 @@ def blame(store: Any, t_no: str, kind: str) -> list[BlameLine]:
                 if name in ITEM_LISTS["T"]:
                     continue
                 if previous is None or name not in previous or previous[name] != value:
-                    origin = None
-                    if parents > 1:
-                        origin = _side_setter(repo, side, seq, load, path, name, value)
-                    field_owner[name] = origin or entry
+                    setter = _side_setter(repo, side, seq, load, path, name, value) if parents > 1 else None
+                    field_owner[name] = setter or entry
             for name in list(field_owner):
                 if name not in data:
                     del field_owner[name]
@@ -153,6 +153,7 @@ def _side_setter(repo: Any, side: list, before_seq: int, load, path: str, name: 
 
 
 def _detail(item: str, element: dict) -> dict:
+    keys: tuple[str, ...]
     if item == "message":
         keys = ("sender", "sender_id", "timestamp", "content")
     elif item == "progress_update":

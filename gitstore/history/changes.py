@@ -10,14 +10,19 @@ handled the same way as a fast-forward).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pygit2
 
+from gitstore.errors import InvalidTicketNumber, RevisionNotFound
 from gitstore.objects.trees import tree_changes
 from gitstore.tickets import layout
-from gitstore.errors import InvalidTicketNumber, RevisionNotFound
+
+if TYPE_CHECKING:
+    from gitstore.store import Store
 
 
-def commit_or_none(store, commit_id: str | None) -> pygit2.Commit | None:
+def commit_or_none(store: Store, commit_id: str | None) -> pygit2.Commit | None:
     """Return the commit ``commit_id`` names in the store, or None when it is None.
 
     Raises:
@@ -54,7 +59,7 @@ def tickets_in(paths) -> dict[str, set[str]]:
     return found
 
 
-def changed_tickets(store, old_commit: str | None, new_commit: str) -> set[str]:
+def changed_tickets(store: Store, old_commit: str | None, new_commit: str) -> set[str]:
     """Return the T_NOs whose E, I or T file differs between two commits.
 
     Args:
@@ -72,6 +77,7 @@ def changed_tickets(store, old_commit: str | None, new_commit: str) -> set[str]:
         RevisionNotFound: either id names no commit of the repository.
     """
     new = commit_or_none(store, new_commit)
+    assert new is not None  # new_commit is an id, never None
     old = commit_or_none(store, old_commit)
     if old is not None and old.tree_id == new.tree_id:
         return set()

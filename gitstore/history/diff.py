@@ -12,12 +12,16 @@ not as a field change.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import pygit2
 
 from gitstore.errors import TicketNotFound
 from gitstore.tickets.files import ITEM_LISTS, STAMP_FIELDS
 from gitstore.timeutil import format_utc
 
+if TYPE_CHECKING:
+    from gitstore.store import Store
 
 
 @dataclass(frozen=True)
@@ -135,7 +139,7 @@ def _list_changes(kind: str, item: str, id_field: str, before: list, after: list
     return changes
 
 
-def ticket_diff(store: Any, t_no: str, rev_a: str | None = None, rev_b: str | None = None) -> TicketDiff:
+def ticket_diff(store: Store, t_no: str, rev_a: str | None = None, rev_b: str | None = None) -> TicketDiff:
     """Return what changed in ticket ``t_no`` between two revisions.
 
     Args:
@@ -154,6 +158,7 @@ def ticket_diff(store: Any, t_no: str, rev_a: str | None = None, rev_b: str | No
     """
     if rev_a is None and rev_b is None:
         last = store.repo[store.ticket_version(t_no)]
+        assert isinstance(last, pygit2.Commit)  # a ticket version is a commit id
         new_files = store.read(t_no, at=last)
         if not last.parents:
             return diff_files(t_no, None, new_files, None, str(last.id))

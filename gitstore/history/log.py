@@ -45,18 +45,21 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import pygit2
 
-from gitstore.tickets import layout
-from gitstore.history.changes import tickets_in
-from gitstore.objects.trees import tree_changes
-from gitstore.objects.refs import BRANCH
 from gitstore.errors import HistoryUnavailable, InvalidOption, RevisionNotFound, TicketNotFound
+from gitstore.history.changes import tickets_in
+from gitstore.objects.refs import BRANCH
+from gitstore.objects.trees import tree_changes
+from gitstore.tickets import layout
 from gitstore.timeutil import from_epoch
+
+if TYPE_CHECKING:
+    from gitstore.store import Store
 
 SCHEMA_VERSION = 1
 """Version of the history file's tables; a different version triggers a rebuild."""
@@ -211,6 +214,7 @@ class HistoryIndex:
                 head = self.repo.references[BRANCH].target
             except KeyError:
                 return 0
+            assert isinstance(head, pygit2.Oid)  # the store's branch is a direct reference
             if not rebuild and self.recorded_head() == str(head):
                 return 0
             conn.execute("BEGIN IMMEDIATE")
@@ -251,7 +255,7 @@ class HistoryIndex:
         change_rows: list[tuple] = []
         oids = [commit.id for commit in walker]
         for start in range(0, len(oids), _BATCH):
-            chunk = [self.repo[oid] for oid in oids[start : start + _BATCH]]
+            chunk = [_commit(self.repo, oid) for oid in oids[start : start + _BATCH]]
             bulk = _git_ticket_changes(self.repo, chunk) if len(oids) >= _GIT_DIFF_FROM else None
             for commit in chunk:
                 changed = bulk[str(commit.id)] if bulk is not None else None
@@ -267,7 +271,7 @@ class HistoryIndex:
 
         Returns ``([(oid, seq or None), …], seq of that mainline commit or None)``.
         """
-        chain = []
+        chain: list[tuple[pygit2.Oid, int | None]] = []
         oid = head
         empty = conn.execute("SELECT 1 FROM commits LIMIT 1").fetchone() is None  # a (re)build
         while True:
@@ -275,7 +279,7 @@ class HistoryIndex:
             if row is not None and row[1]:
                 return chain, row[0]
             chain.append((oid, row[0] if row else None))
-            parents = self.repo[oid].parent_ids
+            parents = _commit(self.repo, oid).parent_ids
             if not parents:
                 return chain, None
             oid = parents[0]
@@ -471,6 +475,12 @@ def _drop_all(conn: sqlite3.Connection) -> None:
         conn.execute(f'DROP TABLE IF EXISTS "{name}"')
 
 
+def _commit(repo: pygit2.Repository, oid: pygit2.Oid) -> pygit2.Commit:
+    commit = repo[oid]
+    assert isinstance(commit, pygit2.Commit)  # a walked commit or a commit's parent
+    return commit
+
+
 def _trailers(commit: pygit2.Commit) -> dict[str, str]:
     try:
         return dict(commit.message_trailers)
@@ -542,7 +552,7 @@ def _retry_locked(run, seconds: float = 60.0):
 _INDEXES: "weakref.WeakKeyDictionary[Any, HistoryIndex]" = weakref.WeakKeyDictionary()
 
 
-def for_store(store: Any) -> HistoryIndex:
+def for_store(store: Store) -> HistoryIndex:
     """Return the HistoryIndex of an open ``Store`` (one per store object)."""
     index = _INDEXES.get(store)
     if index is None:
@@ -551,7 +561,7 @@ def for_store(store: Any) -> HistoryIndex:
     return index
 
 
-def indexed_version(store: Any, t_no: str, commit: pygit2.Commit) -> str | None:
+def indexed_version(store: Store, t_no: str, commit: pygit2.Commit) -> str | None:
     """Return ``HistoryIndex.version`` for ``Store.ticket_version``, or None to walk.
 
     None when ``commit`` is off the indexed first-parent line or the derived file
@@ -566,7 +576,7 @@ def indexed_version(store: Any, t_no: str, commit: pygit2.Commit) -> str | None:
         return None
 
 
-def ticket_history(store: Any, t_no: str, limit: int | None = None) -> list[HistoryEntry]:
+def ticket_history(store: Store, t_no: str, limit: int | None = None) -> list[HistoryEntry]:
     """Return the commits that changed ticket ``t_no``, newest first (``gitstore history``).
 
     Args:
@@ -583,7 +593,7 @@ def ticket_history(store: Any, t_no: str, limit: int | None = None) -> list[Hist
     return for_store(store).history(t_no, limit)
 
 
-def iter_commits(store: Any, sql_where: str, params: tuple, *, ticket: str | None = None) -> Iterator[tuple]:
+def iter_commits(store: Store, sql_where: str, params: tuple, *, ticket: str | None = None) -> Iterator[tuple]:
     """Stream raw commit rows (newest first) matching a WHERE clause; used by ``audit``.
 
     Rows: ``(id, author_time, commit_time, actor, agent, summary, trailers, tickets)``.

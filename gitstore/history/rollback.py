@@ -10,15 +10,18 @@ compare-and-swap against the version read), so a rollback can itself be rolled b
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from gitstore.errors import ArchivedTicket, InvalidOption, TicketNotFound
+
+if TYPE_CHECKING:
+    from gitstore.store import Store
 
 MAX_REASON = 500
 """Longest ``--reason`` accepted, in characters (one trailer line)."""
 
 
-def rollback(store: Any, t_no: str, to: str, *, actor: str, agent: str | None = None, reason: str | None = None):
+def rollback(store: Store, t_no: str, to: str, *, actor: str, agent: str | None = None, reason: str | None = None):
     """Restore ticket ``t_no``'s three files to their content at revision ``to``.
 
     Args:

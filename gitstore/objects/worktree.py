@@ -163,7 +163,7 @@ class WorktreeSync:
                 if new is None:
                     _index_remove(index, path)
                 else:
-                    index.add(pygit2.IndexEntry(path, new, pygit2.GIT_FILEMODE_BLOB))
+                    index.add(pygit2.IndexEntry(path, new, pygit2.enums.FileMode.BLOB))
                 continue
             if new is None:
                 if current is not None:
@@ -177,12 +177,10 @@ class WorktreeSync:
         index.write()
         return kept
 
-    def _content(self, path: str, new: pygit2.Oid | None) -> bytes | None:
+    def _content(self, path: str, new: pygit2.Oid) -> bytes:
         """The new content of a pending path (kept from the writer, else read back)."""
-        if new is None:
-            return None
         data = self.contents.get(path)
-        return data if data is not None else self.repo[new].data
+        return data if data is not None else self.repo[new].read_raw()
 
     def clean_tmp(self) -> None:
         """Remove temporary files a killed writer left (call with the writer lock held)."""
@@ -266,7 +264,7 @@ def _stage(index: pygit2.Index, path: str, oid: pygit2.Oid, full: Path) -> None:
     index.add(path)
     staged = index[path]
     if staged.id != oid or staged.mode != pygit2.GIT_FILEMODE_BLOB:
-        index.add(pygit2.IndexEntry(path, oid, pygit2.GIT_FILEMODE_BLOB))
+        index.add(pygit2.IndexEntry(path, oid, pygit2.enums.FileMode.BLOB))
 
 
 def _stage_with_stat(index: pygit2.Index, path: str, oid: pygit2.Oid, full: Path) -> None:
@@ -282,7 +280,7 @@ def _stage_with_stat(index: pygit2.Index, path: str, oid: pygit2.Oid, full: Path
     from pygit2.ffi import C
 
     st = full.stat()
-    centry, _path_ref = pygit2.IndexEntry(path, oid, pygit2.GIT_FILEMODE_BLOB)._to_c()
+    centry, _path_ref = pygit2.IndexEntry(path, oid, pygit2.enums.FileMode.BLOB)._to_c()
     centry.ctime.seconds = _int32(st.st_ctime_ns // 1_000_000_000)
     centry.ctime.nanoseconds = st.st_ctime_ns % 1_000_000_000
     centry.mtime.seconds = _int32(st.st_mtime_ns // 1_000_000_000)

@@ -20,12 +20,15 @@ Rules:
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitstore.errors import ArchivedTicket
 from gitstore.objects.trees import blob_at
 from gitstore.tickets.files import STAMP_FIELDS
 from gitstore.tickets.layout import ticket_path
+
+if TYPE_CHECKING:
+    from gitstore.store import Store
 
 
 def _same_apart_from_stamps_and_flag(current: Any, new: Any) -> bool:
@@ -62,7 +65,7 @@ def check_writable(t_no: str, current: Any, new: Any, items_changed: bool = Fals
     raise ArchivedTicket(f"ticket {t_no} is archived (read-only); run 'gitstore unarchive {t_no}' first; nothing written")
 
 
-def archive(store: Any, t_no: str, *, actor: str, agent: str | None = None, reason: str | None = None):
+def archive(store: Store, t_no: str, *, actor: str, agent: str | None = None, reason: str | None = None):
     """Archive a ticket: one synchronized update that sets ``archived`` in its T file.
 
     Args:
@@ -81,7 +84,7 @@ def archive(store: Any, t_no: str, *, actor: str, agent: str | None = None, reas
     return _set_flag(store, t_no, True, actor=actor, agent=agent, reason=reason)
 
 
-def unarchive(store: Any, t_no: str, *, actor: str, agent: str | None = None, reason: str | None = None):
+def unarchive(store: Store, t_no: str, *, actor: str, agent: str | None = None, reason: str | None = None):
     """Unarchive a ticket: one synchronized update that clears ``archived``.
 
     Raises:
@@ -91,7 +94,7 @@ def unarchive(store: Any, t_no: str, *, actor: str, agent: str | None = None, re
     return _set_flag(store, t_no, False, actor=actor, agent=agent, reason=reason)
 
 
-def _set_flag(store: Any, t_no: str, value: bool, *, actor: str, agent: str | None, reason: str | None):
+def _set_flag(store: Store, t_no: str, value: bool, *, actor: str, agent: str | None, reason: str | None):
     head = store.head()
     files = store.read(t_no, at=head)
     if files.workflow.archived == value:

@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 from pydantic import ValidationError as PydanticValidationError
+from pydantic_core import ErrorDetails
 
 from gitstore.errors import InvalidTicketNumber, ValidationError
 from gitstore.tickets.models import MODEL_BY_KIND
@@ -212,7 +213,7 @@ def validate_data(kind: str, raw: Any, label: str) -> Any:
         raise ValidationError(problems[0], problems) from None
 
 
-def describe_error(err: dict) -> str:
+def describe_error(err: ErrorDetails) -> str:
     """Render one pydantic error as ``field.path: message``."""
     where = ".".join(str(p) for p in err.get("loc", ())) or "(file)"
     return f"{where}: {err.get('msg', 'invalid')}"

@@ -236,6 +236,7 @@ def parse_workflow(raw: dict[str, Any]) -> Workflow:
     initial = raw.get("initial", stages[0])
     if initial not in stages:
         raise ValidationError(f"workflow.initial {initial!r} is not one of the stages")
+    assert isinstance(initial, str)  # equal to one of the stages, each checked to be a str
     transitions_raw = raw.get("transitions") or {}
     if not isinstance(transitions_raw, dict):
         raise ValidationError("workflow.transitions must be an object of stage → [stages]")

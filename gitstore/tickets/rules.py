@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from gitstore.tickets.layout import file_name
 from gitstore.tickets.files import TicketFiles
+from gitstore.tickets.layout import file_name
 
 
 def cross_file_problems(files: TicketFiles) -> list[tuple[str, str]]:

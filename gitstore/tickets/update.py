@@ -114,17 +114,18 @@ class Frame:
             data[key] = marker
         text = json.dumps(data, indent=2, ensure_ascii=False)
         tokens = {json.dumps(marker): key for key, marker in holes.items()}
-        pieces: list[bytes | str] | None = []
+        pieces: list[bytes | str] = []
+        framed = True
         rest = text
         for token in sorted(tokens, key=text.find):
             if rest.count(token) != 1:  # a value that happens to spell a marker
-                pieces = None
+                framed = False
                 break
             before, _, rest = rest.partition(token)
             pieces += [before.encode("utf-8"), tokens[token] if tokens[token] != stamp_key else ""]
-        if pieces is not None:
+        if framed:
             pieces.append(rest.encode("utf-8") + b"\n")
-        self.pieces = pieces
+        self.pieces: list[bytes | str] | None = pieces if framed else None
 
     def render(self, when: datetime, lists: dict[str, list[bytes]]) -> bytes:
         """Return the file's bytes with sync time ``when`` and the given list items.
@@ -314,7 +315,8 @@ class TicketDraft:
                 if not isinstance(values, list):
                     raise ValidationError(f"{label}: {key} must be a list of items to append")
                 known = message_ids if key == "messages" else set(ids[(kind, key)])
-                new_texts, new_ids = [], []
+                new_texts: list[bytes] = []
+                new_ids: list[str] = []
                 for raw in values:
                     if not isinstance(raw, dict):
                         raise ValidationError(f"{label}: each item of {key} must be a JSON object")
