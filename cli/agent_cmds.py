@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import click
 
-from gitstore_cli.session import CliContext, pass_cli
+from gitstore_cli.completion import complete_ticket
 from gitstore_cli.output import print_commit, print_json
+from gitstore_cli.session import CliContext, pass_cli
 
 
 def _json_object(text: str, what: str) -> dict:
@@ -42,7 +44,7 @@ def _print_context(context, as_json: bool, canonical: bool) -> None:
 
 
 @click.command("context")
-@click.argument("t_no")
+@click.argument("t_no", shell_complete=complete_ticket)
 @click.option("--agent", "agent", metavar="ID", help="The agent whose view to build (default: the global --agent).")
 @click.option("--max-tokens", type=click.IntRange(min=1), help="Token budget, response reserve included.")
 @click.option("--reserve", "reserve_tokens", type=click.IntRange(min=0), help="Tokens kept for the response (default min(500, budget/4)).")
@@ -98,7 +100,7 @@ def decision() -> None:
 
 
 @decision.command("record")
-@click.argument("t_no")
+@click.argument("t_no", shell_complete=complete_ticket)
 @click.option("--agent", "agent", required=True, metavar="ID", help="The deciding agent.")
 @click.option("--decision", "decision_json", required=True, metavar="JSON", help="The decision, a JSON object.")
 @click.option("--confidence", required=True, type=float, help="Confidence in [0, 1].")
@@ -134,7 +136,7 @@ def decision_record(ctx: CliContext, t_no: str, agent: str, decision_json: str, 
     value = _json_object(decision_json, "--decision")
     response = reply_external if reply_external is not None else reply_internal
     result = record_decision(
-        ctx.store(), t_no, agent, value, confidence, seen=seen, response=response,
+        ctx.store(write=True), t_no, agent, value, confidence, seen=seen, response=response,
         response_kind="I" if reply_internal is not None else "E", max_tokens=max_tokens, strategy=strategy,
         reserve_tokens=reserve_tokens, trigger=trigger, session_id=session_id, actor=ctx.actor_option or agent,
     )
@@ -147,7 +149,7 @@ def decision_record(ctx: CliContext, t_no: str, agent: str, decision_json: str, 
 
 
 @decision.command("confirm")
-@click.argument("t_no")
+@click.argument("t_no", shell_complete=complete_ticket)
 @click.argument("decision_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_cli
@@ -160,7 +162,7 @@ def decision_confirm(ctx: CliContext, t_no: str, decision_id: str, as_json: bool
     """
     from gitstore.agents import confirm_decision
 
-    result = confirm_decision(ctx.store(), t_no, decision_id, actor=ctx.actor(), agent=ctx.agent)
+    result = confirm_decision(ctx.store(write=True), t_no, decision_id, actor=ctx.actor(), agent=ctx.agent)
     print_commit(result, as_json)
 
 
@@ -176,7 +178,7 @@ def stage() -> None:
 
 
 @stage.command("set")
-@click.argument("t_no")
+@click.argument("t_no", shell_complete=complete_ticket)
 @click.argument("stage_name", metavar="STAGE")
 @click.option("--reason", required=True, help="Why the ticket moves (kept in phase_transitions).")
 @click.option("--summary", help="State summary for the hand-off.")
@@ -193,13 +195,13 @@ def stage_set(ctx: CliContext, t_no: str, stage_name: str, reason: str, summary:
     """
     from gitstore.agents import set_stage
 
-    result = set_stage(ctx.store(), t_no, stage_name, reason=reason, summary=summary, actor=ctx.actor(),
+    result = set_stage(ctx.store(write=True), t_no, stage_name, reason=reason, summary=summary, actor=ctx.actor(),
                        agent=ctx.agent, expected_version=expected_version)
     print_commit(result, as_json)
 
 
 @stage.command("show")
-@click.argument("t_no")
+@click.argument("t_no", shell_complete=complete_ticket)
 @click.option("--at", "at", metavar="REV", help="As of this revision.")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @pass_cli
@@ -214,10 +216,10 @@ def stage_show(ctx: CliContext, t_no: str, at: str | None, as_json: bool) -> Non
 
     info = stage_info(ctx.store(), t_no, at=at)
     if as_json:
-        print_json(info)
+        print_json(dataclasses.asdict(info))
         return
-    click.echo(f"ticket {t_no}: stage {info['stage']}; may move to: {', '.join(info['allowed']) or 'nothing'}")
-    for t in info["phase_transitions"]:
+    click.echo(f"ticket {t_no}: stage {info.stage}; may move to: {', '.join(info.allowed) or 'nothing'}")
+    for t in info.phase_transitions:
         who = f"{t['actor']}" + (f" ({t['agent']})" if t["agent"] else "")
         click.echo(f"  {t['timestamp']} {t['from']} -> {t['to']} by {who}: {t['reason']}")
 
@@ -240,7 +242,7 @@ def stage_configure(ctx: CliContext, preset: str | None, config_file, as_json: b
     from gitstore.agents import configure_workflow
 
     value = preset if preset else _json_object(config_file.read().decode("utf-8", "replace"), config_file.name)
-    commit = configure_workflow(ctx.store(), value, actor=ctx.actor())
+    commit = configure_workflow(ctx.store(write=True), value, actor=ctx.actor())
     if as_json:
         print_json({"commit": commit})
     else:
@@ -260,7 +262,7 @@ def turn() -> None:
 
 
 @turn.command("start")
-@click.argument("t_no")
+@click.argument("t_no", shell_complete=complete_ticket)
 @click.option("--agents", required=True, metavar="ID,ID", help="Comma-separated agents to route to.")
 @click.option("--reason", required=True, help="Why the orchestrator routes there.")
 @click.option("--json", "as_json", is_flag=True, help="Print the turn id and commit as JSON.")
@@ -275,7 +277,7 @@ def turn_start(ctx: CliContext, t_no: str, agents: str, reason: str, as_json: bo
     from gitstore.agents import start_turn
 
     names = [a.strip() for a in agents.split(",") if a.strip()]
-    turn_id, result = start_turn(ctx.store(), t_no, names, reason, actor=ctx.actor(), agent=ctx.agent or "orchestrator")
+    turn_id, result = start_turn(ctx.store(write=True), t_no, names, reason, actor=ctx.actor(), agent=ctx.agent or "orchestrator")
     if as_json:
         print_json({"turn_id": turn_id, "commit": result.commit})
     else:
@@ -283,7 +285,7 @@ def turn_start(ctx: CliContext, t_no: str, agents: str, reason: str, as_json: bo
 
 
 @turn.command("complete")
-@click.argument("t_no")
+@click.argument("t_no", shell_complete=complete_ticket)
 @click.argument("turn_id")
 @click.option("--agent", "agent", required=True, metavar="ID", help="The agent that completed its part.")
 @click.option("--summary", required=True, help="What the agent did.")
@@ -298,12 +300,12 @@ def turn_complete(ctx: CliContext, t_no: str, turn_id: str, agent: str, summary:
     """
     from gitstore.agents import complete
 
-    result = complete(ctx.store(), t_no, turn_id, agent, summary, actor=ctx.actor_option or agent)
+    result = complete(ctx.store(write=True), t_no, turn_id, agent, summary, actor=ctx.actor_option or agent)
     print_commit(result, as_json)
 
 
 @turn.command("show")
-@click.argument("t_no")
+@click.argument("t_no", shell_complete=complete_ticket)
 @click.option("--at", "at", metavar="REV", help="As of this revision.")
 @click.option("--json", "as_json", is_flag=True, help="Print the routing context as JSON.")
 @pass_cli
@@ -318,18 +320,18 @@ def turn_show(ctx: CliContext, t_no: str, at: str | None, as_json: bool) -> None
 
     info = routing_context(ctx.store(), t_no, at=at)
     if as_json:
-        print_json(info)
+        print_json(info.to_json())
         return
-    click.echo(f"user request: {info['user_request'] or '-'}")
-    for entry in info["routing_history"]:
+    click.echo(f"user request: {info.user_request or '-'}")
+    for entry in info.routing_history:
         click.echo(f"  done {entry['turn_id']} -> {', '.join(entry['agents'])}: {entry['reason']}")
-    current = info["current_routing"]
+    current = info.current_routing
     if current:
         done = ", ".join(c["agent"] for c in current["completions"]) or "none yet"
         click.echo(f"  open {current['turn_id']} -> {', '.join(current['agents'])} (completed: {done})")
-    loop = info["routing_loop"]
-    if loop["detected"]:
-        click.echo(f"routing loop: {', '.join(loop['agents'])} routed {loop['count']} times in a row without a new customer message")
+    loop = info.routing_loop
+    if loop.detected:
+        click.echo(f"routing loop: {', '.join(loop.agents or [])} routed {loop.count} times in a row without a new customer message")
 
 
 @click.group()
@@ -359,7 +361,7 @@ def role_set(ctx: CliContext, name: str, role_name: str, is_agent: bool, as_json
     """
     from gitstore.agents import set_role
 
-    commit = set_role(ctx.store(), name, role_name, actor=ctx.actor(), agent=is_agent)
+    commit = set_role(ctx.store(write=True), name, role_name, actor=ctx.actor(), agent=is_agent)
     if as_json:
         print_json({"commit": commit})
     else:

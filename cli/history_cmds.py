@@ -7,8 +7,9 @@ import json
 
 import click
 
-from gitstore_cli.session import CliContext, pass_cli
+from gitstore_cli.completion import complete_ticket
 from gitstore_cli.output import print_commit, print_json, to_jsonable
+from gitstore_cli.session import CliContext, pass_cli
 
 
 def _short_time(value) -> str:
@@ -18,7 +19,7 @@ def _short_time(value) -> str:
 
 
 @click.command("history")
-@click.argument("t_no")
+@click.argument("t_no", shell_complete=complete_ticket)
 @click.option("--limit", type=int, metavar="N", help="Show at most N commits.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @pass_cli
@@ -39,6 +40,7 @@ def history(ctx: CliContext, t_no: str, limit: int | None, as_json: bool) -> Non
     if as_json:
         print_json(entries)
         return
+    ctx.page()
     for e in entries:
         agent = f" agent={e.agent}" if e.agent else ""
         gone = " [ticket deleted]" if not e.exists else ""
@@ -60,7 +62,7 @@ def _item_line(change) -> str:
 
 
 @click.command("diff")
-@click.argument("t_no")
+@click.argument("t_no", shell_complete=complete_ticket)
 @click.argument("rev_a", required=False)
 @click.argument("rev_b", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the diff as JSON.")
@@ -83,6 +85,7 @@ def diff(ctx: CliContext, t_no: str, rev_a: str | None, rev_b: str | None, as_js
     if as_json:
         print_json(result)
         return
+    ctx.page()
     start = result.old_commit[:12] if result.old_commit else "(none)"
     click.echo(f"ticket {t_no}: {start} -> {result.new_commit[:12]}  ({result.old_time or '-'} -> {result.new_time})")
     if result.created:
@@ -96,7 +99,7 @@ def diff(ctx: CliContext, t_no: str, rev_a: str | None, rev_b: str | None, as_js
 
 
 @click.command("rollback")
-@click.argument("t_no")
+@click.argument("t_no", shell_complete=complete_ticket)
 @click.option("--to", "to", required=True, metavar="REV", help="Commit id or prefix, ref, or date to restore.")
 @click.option("--reason", metavar="TEXT", help="Why (recorded as a Reason: trailer).")
 @click.option("--json", "as_json", is_flag=True, help="Print the new commit as JSON.")
@@ -114,33 +117,55 @@ def rollback(ctx: CliContext, t_no: str, to: str, reason: str | None, as_json: b
     """
     from gitstore.history.rollback import rollback as do_rollback
 
-    result = do_rollback(ctx.store(), t_no, to, actor=ctx.actor(), agent=ctx.agent, reason=reason)
+    result = do_rollback(ctx.store(write=True), t_no, to, actor=ctx.actor(), agent=ctx.agent, reason=reason)
     print_commit(result, as_json)
 
 
 @click.command("log")
-@click.option("--ticket", "ticket", metavar="T_NO", help="Only commits that changed this ticket.")
+@click.option("--ticket", "ticket", metavar="T_NO", shell_complete=complete_ticket, help="Only commits that changed this ticket.")
 @click.option("--actor", "actor", metavar="ID", help="Only commits by this actor.")
 @click.option("--agent", "agent", metavar="NAME", help="Only commits by this automated agent.")
 @click.option("--since", metavar="DATE", help="Updates at or after DATE (e.g. 2026-11-01, '3 days ago').")
 @click.option("--until", metavar="DATE", help="Updates at or before DATE.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per line (JSON Lines, streamed).")
+@click.option("-n", "--limit", type=click.IntRange(min=1), metavar="N", help="Show at most N commits.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON array (streamed), like every --json.")
+@click.option("--json-lines", "as_lines", is_flag=True, help="Print one JSON object per line (JSON Lines), for line tools.")
 @pass_cli
-def log(ctx: CliContext, ticket: str | None, actor: str | None, agent: str | None, since: str | None, until: str | None, as_json: bool) -> None:
+def log(ctx: CliContext, ticket: str | None, actor: str | None, agent: str | None, since: str | None, until: str | None,
+        limit: int | None, as_json: bool, as_lines: bool) -> None:
     """Audit log of the whole store, newest first, from the commit trailers.
 
-    Streams: memory stays constant however many commits match.
+    Streams: memory stays constant however many commits match, with --json (one
+    array, written as it goes) and --json-lines alike.
 
     \b
     Example:
       gitstore log --since "7 days ago"
-      gitstore log --ticket 1001 --actor alice --json
-      gitstore log --agent classifier --since 2026-11-01 --until 2026-11-02
+      gitstore log --ticket 1001 --actor alice -n 20 --json
+      gitstore log --agent classifier --since 2026-11-01 --json-lines | jq .commit
     """
+    import itertools
+
     from gitstore.history.audit import audit_log
 
-    for entry in audit_log(ctx.store(), ticket=ticket, actor=actor, agent=agent, since=since, until=until):
-        if as_json:
+    if as_json and as_lines:
+        raise click.UsageError("choose --json or --json-lines, not both")
+    entries = audit_log(ctx.store(), ticket=ticket, actor=actor, agent=agent, since=since, until=until)
+    if limit is not None:
+        entries = itertools.islice(entries, limit)
+    if as_json:
+        first = True
+        click.echo("[", nl=False)
+        for entry in entries:
+            text = json.dumps(to_jsonable(entry), ensure_ascii=False, indent=2).replace("\n", "\n  ")
+            click.echo(("\n  " if first else ",\n  ") + text, nl=False)
+            first = False
+        click.echo("]" if first else "\n]")
+        return
+    if not as_lines:
+        ctx.page()
+    for entry in entries:
+        if as_lines:
             click.echo(json.dumps(to_jsonable(entry), ensure_ascii=False))
             continue
         agent_text = f" agent={entry.agent}" if entry.agent else ""
@@ -149,7 +174,7 @@ def log(ctx: CliContext, ticket: str | None, actor: str | None, agent: str | Non
 
 
 @click.command("blame")
-@click.argument("t_no")
+@click.argument("t_no", shell_complete=complete_ticket)
 @click.option("--external", "kind", flag_value="E", help="Messages of the external conversation (E file).")
 @click.option("--internal", "kind", flag_value="I", help="Messages and progress updates of the internal conversation (I file).")
 @click.option("--workflow", "kind", flag_value="T", help="Workflow fields and agent decisions (T file).")
@@ -173,6 +198,7 @@ def blame(ctx: CliContext, t_no: str, kind: str | None, as_json: bool) -> None:
     if as_json:
         print_json(lines)
         return
+    ctx.page()
     for line in lines:
         head = f"{line.commit[:12]} {_short_time(line.time)} {line.actor}"
         if line.item == "field":
@@ -185,7 +211,7 @@ def blame(ctx: CliContext, t_no: str, kind: str | None, as_json: bool) -> None:
 
 
 @click.command("archive")
-@click.argument("t_no")
+@click.argument("t_no", shell_complete=complete_ticket)
 @click.option("--reason", metavar="TEXT", help="Why (recorded as a Reason: trailer).")
 @click.option("--json", "as_json", is_flag=True, help="Print the new commit as JSON.")
 @pass_cli
@@ -199,11 +225,11 @@ def archive(ctx: CliContext, t_no: str, reason: str | None, as_json: bool) -> No
     """
     from gitstore.tickets.archive import archive as do_archive
 
-    print_commit(do_archive(ctx.store(), t_no, actor=ctx.actor(), agent=ctx.agent, reason=reason), as_json)
+    print_commit(do_archive(ctx.store(write=True), t_no, actor=ctx.actor(), agent=ctx.agent, reason=reason), as_json)
 
 
 @click.command("unarchive")
-@click.argument("t_no")
+@click.argument("t_no", shell_complete=complete_ticket)
 @click.option("--reason", metavar="TEXT", help="Why (recorded as a Reason: trailer).")
 @click.option("--json", "as_json", is_flag=True, help="Print the new commit as JSON.")
 @pass_cli
@@ -216,7 +242,7 @@ def unarchive(ctx: CliContext, t_no: str, reason: str | None, as_json: bool) -> 
     """
     from gitstore.tickets.archive import unarchive as do_unarchive
 
-    print_commit(do_unarchive(ctx.store(), t_no, actor=ctx.actor(), agent=ctx.agent, reason=reason), as_json)
+    print_commit(do_unarchive(ctx.store(write=True), t_no, actor=ctx.actor(), agent=ctx.agent, reason=reason), as_json)
 
 
 @click.command("gc")

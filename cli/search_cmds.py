@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
+import re
+
 import click
 
-from gitstore_cli.session import CliContext, pass_cli
+from gitstore_cli.completion import complete_ticket
 from gitstore_cli.output import print_json
+from gitstore_cli.session import CliContext, pass_cli
 
 
 def _notice(line: str) -> None:
     click.echo(line, err=True)
 
 
+_MARKED = re.compile(r"\*\*(.+?)\*\*")
+
+
+def emphasise(snippet: str) -> str:
+    """Turn the index's ``**match**`` marks into bold text (``click.style``): bold on a
+    terminal with colour, plain words in a pipe or with ``NO_COLOR``/``--color never``."""
+    return _MARKED.sub(lambda found: click.style(found.group(1), bold=True), snippet)
+
+
 @click.command("search")
 @click.argument("query")
 @click.option("--kind", type=click.Choice(["external", "internal", "workflow"]), help="Only this kind of document.")
-@click.option("--ticket", "ticket", metavar="T_NO", help="Only this ticket.")
+@click.option("--ticket", "ticket", metavar="T_NO", shell_complete=complete_ticket, help="Only this ticket.")
 @click.option("--sender-id", metavar="ID", help="Only messages from this sender id.")
 @click.option("--platform", metavar="P", help="Only this platform (email, trello, web_chat, slack, mattermost, flock).")
 @click.option("--status", type=click.Choice(["active", "resolved", "escalated"]), help="Only tickets with this conversation status.")
@@ -23,16 +35,20 @@ def _notice(line: str) -> None:
 @click.option("--since", metavar="DATE", help="Only documents at or after DATE (2020-03-01, '3 days ago'; UTC).")
 @click.option("--until", metavar="DATE", help="Only documents at or before DATE.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True, help="Hits to show.")
-@click.option("--role", type=click.Choice(["customer_facing", "internal", "admin"]), help="Search as this role (default: store config search.default_role, else admin).")
+@click.option("--role", type=click.Choice(["customer_facing", "internal", "admin"]),
+              help="Search as this role (default: store config search.default_role, else admin).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @pass_cli
-def search(ctx: CliContext, query: str, kind, ticket, sender_id, platform, status, priority, since, until, limit, role, as_json: bool) -> None:
+def search(ctx: CliContext, query: str, kind, ticket, sender_id, platform, status, priority, since, until, limit, role,
+           as_json: bool) -> None:
     """Search every conversation (Whoosh query language; best hits first).
 
     QUERY: words (stemmed: 'printers' finds 'printer'), AND/OR/NOT, "phrases",
     field:value (ticket, kind, sender, sender_id, platform, message_type, time,
     client_name, company, priority, status, stage, assignee), wildcards (refund*),
-    fuzzy (refnud~). A customer_facing role never sees internal messages.
+    fuzzy (refnud~2: up to 2 edits away). A customer_facing role never sees internal
+    messages. Matches are bold on a terminal, plain text in a pipe; --json snippets
+    mark them between ** **.
 
     \b
     Example:
@@ -49,12 +65,14 @@ def search(ctx: CliContext, query: str, kind, ticket, sender_id, platform, statu
     if as_json:
         print_json(results)
         return
-    click.echo(f"{results.total} matching ({', '.join(f'{k} {n}' for k, n in results.facets.get('kind', {}).items()) or 'none'}); role {results.role}")
+    ctx.page()
+    kinds = ", ".join(f"{k} {n}" for k, n in results.facets.get("kind", {}).items()) or "none"
+    click.echo(f"{results.total} matching ({kinds}); role {results.role}")
     for t_no, hits in results.by_ticket():
         click.echo(f"ticket {t_no}")
         for hit in hits:
             who = f"{hit.sender}:{hit.sender_id}" if hit.sender else "state"
-            click.echo(f"  {hit.rank:>3}. [{hit.kind}] {hit.time or '-'} {who}: {hit.snippet}")
+            click.echo(f"  {hit.rank:>3}. [{hit.kind}] {hit.time or '-'} {who}: {emphasise(hit.snippet)}")
 
 
 @click.group("index")
@@ -84,7 +102,7 @@ def index_rebuild(ctx: CliContext, as_json: bool) -> None:
     if as_json:
         print_json(status)
     else:
-        click.echo(f"indexed {status.documents} documents at {status.commit[:12]} ({status.size_bytes} bytes)")
+        click.echo(f"indexed {status.documents} documents at {(status.commit or '-')[:12]} ({status.size_bytes} bytes)")
 
 
 @index_.command("status")
@@ -119,7 +137,8 @@ def index_status(ctx: CliContext, as_json: bool) -> None:
 
 @click.command("watch")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line per changed ticket on stdout.")
-@click.option("--debounce", type=click.FloatRange(0.0, 60.0), default=0.1, show_default=True, help="Seconds of quiet before a ticket is reindexed.")
+@click.option("--debounce", type=click.FloatRange(0.0, 60.0), default=0.1, show_default=True,
+              help="Seconds of quiet before a ticket is reindexed.")
 @click.option("--duration", type=click.FloatRange(0.0), default=None, help="Stop after this many seconds (default: until Ctrl-C).")
 @pass_cli
 def watch(ctx: CliContext, as_json: bool, debounce: float, duration: float | None) -> None:
@@ -127,6 +146,7 @@ def watch(ctx: CliContext, as_json: bool, debounce: float, duration: float | Non
 
     Logs one line per change on stderr; with --json prints
     {"ticket", "commit", "kinds", "added", "deleted"} per changed ticket on stdout.
+    Ctrl-C stops it with exit code 130; SIGTERM and --duration stop it with 0.
 
     \b
     Example:
@@ -142,13 +162,22 @@ def watch(ctx: CliContext, as_json: bool, debounce: float, duration: float | Non
         if as_json:
             click.echo(json.dumps(change.report(), sort_keys=True))
         added = sum(len(v) for v in change.added.values())
-        _notice(f"indexed {change.t_no} at {change.commit[:12]}: {', '.join(change.kinds) or 'no change'}" + (f", {added} message(s) added" if added else ""))
+        kinds = ", ".join(change.kinds) or "no change"
+        _notice(f"indexed {change.t_no} at {change.commit[:12]}: {kinds}" + (f", {added} message(s) added" if added else ""))
 
-    def stop(*_args) -> None:
+    stopped_by: list[int] = []
+
+    def stop(signum, _frame) -> None:
+        stopped_by.append(signum)
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, stop)
+    previous = {number: signal.signal(number, stop) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         run_watcher(ctx.store(), debounce=debounce, duration=duration, on_change=report, on_log=_notice)
+    except KeyboardInterrupt:  # a signal between the watcher's own handlers
+        pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    if signal.SIGINT in stopped_by:  # 128 + SIGINT, as a shell reports it; SIGTERM is a clean stop (0)
+        click.get_current_context().exit(128 + signal.SIGINT)

@@ -18,12 +18,14 @@ class CliContext:
         actor_option: ``--actor`` or ``GITSTORE_ACTOR``; None to use git's user.name.
         agent: ``--agent`` name for automated agents (``Agent:`` trailer).
         fsync: False with ``--no-fsync``.
+        pager: False with ``--no-pager``.
     """
 
     directory: str = "."
     actor_option: str | None = None
     agent: str | None = None
     fsync: bool = True
+    pager: bool = True
     _store: Any = field(default=None, repr=False)
 
     def store(self, *, allow_empty: bool = False, write: bool = False):
@@ -74,6 +76,12 @@ class CliContext:
                 subscriber = subscribe_index(self._store, report=lambda line: click.echo(line, err=True))
                 click.get_current_context().call_on_close(subscriber.close)
         return self._store
+
+    def page(self) -> bool:
+        """Page the rest of this command's output when stdout is a terminal (``pager``)."""
+        from gitstore_cli.pager import start_pager
+
+        return start_pager(self.pager)
 
     def actor(self) -> str:
         """Return the acting identity: --actor, GITSTORE_ACTOR, or git's user.name.

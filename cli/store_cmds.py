@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
-from gitstore_cli.session import CliContext, pass_cli
+from gitstore_cli.completion import complete_ticket
 from gitstore_cli.output import print_json, to_jsonable
+from gitstore_cli.session import CliContext, pass_cli
 
 
 @click.command()
@@ -47,7 +48,7 @@ def init(ctx: CliContext, path: str, bare: bool, as_json: bool) -> None:
 
 
 @click.command()
-@click.argument("t_no", required=False)
+@click.argument("t_no", required=False, shell_complete=complete_ticket)
 @click.option("--json", "as_json", is_flag=True, help="Print problems as a JSON array.")
 @pass_cli
 def verify(ctx: CliContext, t_no: str | None, as_json: bool) -> None:

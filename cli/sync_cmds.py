@@ -6,8 +6,8 @@ import sys
 
 import click
 
-from gitstore_cli.session import CliContext, pass_cli
 from gitstore_cli.output import print_json
+from gitstore_cli.session import CliContext, pass_cli
 
 
 @click.group()
@@ -216,10 +216,12 @@ def sync_(ctx: CliContext, remote_name: str, attempts: int, as_json: bool) -> No
         for pulled in result.pulls:
             _print_pull(pulled)
         rounds = f"{result.attempts} round{'s' if result.attempts > 1 else ''}"
-        for ref in result.push.refs:
-            click.echo(f"{ref.ref}: {ref.status} -> {result.push.remote} ({rounds})")
-        if result.push.tracking:
-            click.echo(f"main now tracks {result.push.tracking}/main ('gitstore pull' and 'git pull' default to it)")
+        pushed = result.push
+        assert pushed is not None  # sync returns only after a push succeeded
+        for ref in pushed.refs:
+            click.echo(f"{ref.ref}: {ref.status} -> {pushed.remote} ({rounds})")
+        if pushed.tracking:
+            click.echo(f"main now tracks {pushed.tracking}/main ('gitstore pull' and 'git pull' default to it)")
     if any(pulled.outcome not in ("up-to-date", "empty-remote") for pulled in result.pulls):
         _refresh_index(ctx.store())
 

@@ -17,7 +17,7 @@ export GITSTORE_ACTOR=demo-importer
 echo "== gitstore init $STORE"
 $GS init "$STORE"
 
-echo "== import 40 real Twitter customer-care conversations (examples/twitter_care_sample.json)"
+echo "== import 38 real Twitter customer-care conversations (examples/twitter_care_sample.json)"
 $GS -C "$STORE" import twitter-care examples/twitter_care_sample.json
 
 T=TW-OEOTvXJiVzDoI3aOGrDx

@@ -199,3 +199,10 @@ class OperationInProgress(GitStoreError, RuntimeError):
     def __init__(self, message: str, state: str):
         super().__init__(message)
         self.state = state
+
+
+class ConfigKeyNotFound(GitStoreError, KeyError):
+    """A configuration key (``section.key``) that ``.gitstore/config.json`` does not hold."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "configuration key not found"

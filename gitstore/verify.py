@@ -4,7 +4,9 @@
 cross-file rules (``rules``), orphaned tickets (only some of E/I/T exist),
 stray files under ``Tickets/``, that the working tree and index equal HEAD, and object
 health with ``git fsck`` (or, without a git binary, by reading every reachable object).
-Each problem is one line naming the ticket and file.
+Each problem is one line naming the ticket and file. Untracked files outside
+``Tickets/`` are not problems (people keep notes in their working trees); any file
+under ``Tickets/`` that differs from HEAD is.
 
 ``repair`` clears stale locks and restores the working tree from HEAD. It never
 rewrites history; a working-tree file it overwrites is first copied to
@@ -196,6 +198,8 @@ def _worktree_problems(repo: pygit2.Repository, t_no: str | None) -> list[Proble
     for path, flags in sorted(repo.status().items()):
         if flags == pygit2.GIT_STATUS_IGNORED or (wanted is not None and path not in wanted):
             continue
+        if flags == pygit2.GIT_STATUS_WT_NEW and not path.startswith(layout.ROOT + "/"):
+            continue  # a person's notes next to the tickets: untracked files outside Tickets/ are theirs
         parsed = layout.parse_path(path)
         ticket = parsed[1] if parsed else None
         problems.append(Problem(ticket, path, f"working tree differs from HEAD ({_status_word(flags)})"))
@@ -294,5 +298,5 @@ def repair_store(store) -> RepairReport:
                 index.add(path)
                 report.restored.append(path)
             index.write()
-        store.worktree._mark(head.id)
+        store.worktree.mark(head.id)
     return report

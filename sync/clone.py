@@ -9,7 +9,6 @@ import pygit2
 
 from gitstore.errors import RemoteError, StoreExistsError
 from gitstore.store import Store
-
 from gitstore_sync.hub import init_hub
 from gitstore_sync.pull import looks_like_store
 from gitstore_sync.remotes import normalise_url, set_upstream, transport_of

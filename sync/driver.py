@@ -12,11 +12,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from gitstore.tickets import layout
-from gitstore.errors import MergeConflictError
-
-from gitstore_sync.filemerge import FileMerge, merge_json_objects, merge_ticket_file
 from gitstore.config import CONFIG_PATH
+from gitstore.errors import MergeConflictError
+from gitstore.tickets import layout
+from gitstore_sync.filemerge import FileMerge, merge_json_objects, merge_ticket_file
 
 
 def _read(path: str) -> bytes | None:

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 
 from gitstore.errors import PushRejected, RefMovedError
 from gitstore.store import Store
-
 from gitstore_sync.pull import PullResult, pull
 from gitstore_sync.push import PushResult, push
 

@@ -33,9 +33,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitstore.tickets import layout
 from gitstore.config import dumps_config
 from gitstore.errors import GitStoreError, MergeConflictError
+from gitstore.tickets import layout
 from gitstore.timeutil import parse_utc
 
 STAMP_FIELD = {"E": "last_updated", "I": "last_updated", "T": "last_synchronized"}
@@ -276,7 +276,9 @@ def _time_key(item: Any) -> tuple:
         return (1, None)
 
 
-def _parse(kind: str, data: bytes, name: str) -> tuple[Any, str | None]:
+def _parse(kind: str, data: bytes | None, name: str) -> tuple[Any, str | None]:
+    if data is None:  # deleted on that side (merge_ticket_file's trivial cases handle it first)
+        return None, "deleted"
     try:
         return layout.loads(kind, data, name), None
     except GitStoreError as exc:
@@ -296,7 +298,7 @@ def merge_json_objects(name: str, base: bytes | None, ours: bytes | None, theirs
     trivial = _trivial(base, ours, theirs)
     if trivial is not None:
         return trivial
-    parsed = []
+    parsed: list[dict[str, Any]] = []
     for side, data in (("base", base), ("ours", ours), ("theirs", theirs)):
         if data is None:
             parsed.append({})

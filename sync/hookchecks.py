@@ -14,11 +14,10 @@ from typing import Callable, Iterable
 
 import pygit2
 
-from gitstore.tickets import layout
 from gitstore.errors import GitStoreError
 from gitstore.objects.trees import blob_at
+from gitstore.tickets import layout
 from gitstore.verify import check_ticket_files
-
 from gitstore_sync.pull import looks_like_store
 from gitstore_sync.treemerge import changed_blobs, empty_tree
 
@@ -96,7 +95,7 @@ def check_staged(repo: pygit2.Repository, index_file: str | None = None) -> list
             entry = index[path]
         except KeyError:
             return None
-        return repo[entry.id].data
+        return repo[entry.id].read_raw()
 
     for t_no in sorted(tickets):
         problems += ticket_problems(t_no, read)
@@ -134,7 +133,9 @@ def check_receive(repo: pygit2.Repository, updates: Iterable[tuple[str, str, str
         else:
             old_tree = empty_tree(repo)
             if ref == "refs/heads/main" and not looks_like_store(repo, new_commit):
-                problems.append(f"{ref}: not a gitstore store (no Tickets/ and no gitstore .gitattributes): a hub takes gitstore stores only")
+                problems.append(
+                    f"{ref}: not a gitstore store (no Tickets/ and no gitstore .gitattributes): a hub takes gitstore stores only"
+                )
                 continue
         tickets, path_problems = changed_tickets(changed_blobs(repo, old_tree, new_commit.tree))
         problems += [f"{ref}: {line}" for line in path_problems]
@@ -142,7 +143,7 @@ def check_receive(repo: pygit2.Repository, updates: Iterable[tuple[str, str, str
 
         def read(path: str, tree=tree) -> bytes | None:
             oid = blob_at(tree, path)
-            return repo[oid].data if oid is not None else None
+            return repo[oid].read_raw() if oid is not None else None
 
         for t_no in sorted(tickets):
             problems += [f"{ref}: {line}" for line in ticket_problems(t_no, read)]
@@ -170,13 +171,13 @@ def _tree_paths(repo: pygit2.Repository, tree: pygit2.Tree, folder: str) -> list
     except KeyError:
         return []
     found = []
-    stack = [(folder, repo[entry.id])]
+    stack = [(folder, repo[entry.id].peel(pygit2.Tree))]
     while stack:
         prefix, current = stack.pop()
         for item in current:
             path = f"{prefix}/{item.name}"
             if item.type_str == "tree":
-                stack.append((path, repo[item.id]))
+                stack.append((path, repo[item.id].peel(pygit2.Tree)))
             else:
                 found.append(path)
     return found

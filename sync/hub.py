@@ -16,7 +16,6 @@ import pygit2
 from gitstore.errors import StoreExistsError
 from gitstore.objects.refs import BRANCH
 from gitstore.store import EMAIL_DOMAIN, GITATTRIBUTES
-
 from gitstore_sync.setup import SetupReport, configure_store
 
 

@@ -23,17 +23,16 @@ from dataclasses import dataclass, field
 
 import pygit2
 
-from gitstore.tickets import layout
-from gitstore.objects.trees import tree_changes
 from gitstore.errors import RemoteError, UncommittedChangesError
 from gitstore.objects.repostate import refuse_if_in_progress
+from gitstore.objects.trees import tree_changes
 from gitstore.store import Store
+from gitstore.tickets import layout
 from gitstore.timeutil import utc_now
 from gitstore.writer import commit_message, signature
-
 from gitstore_sync.filemerge import LostValue, canonical
 from gitstore_sync.remotes import resolve_remote
-from gitstore_sync.transport import fetch_main
+from gitstore_sync.transport import fetch_main, url_of
 from gitstore_sync.treemerge import TicketChange, merge_commits
 
 MAX_TRAILER_VALUE = 400
@@ -88,7 +87,7 @@ def looks_like_store(repo: pygit2.Repository, commit: pygit2.Commit) -> bool:
     tree = commit.tree
     if layout.ROOT in tree:
         return True
-    return ".gitattributes" in tree and b"gitstore" in repo[tree[".gitattributes"].id].data
+    return ".gitattributes" in tree and b"gitstore" in repo[tree[".gitattributes"].id].read_raw()
 
 
 def _refuse_local_edits(store: Store) -> None:
@@ -122,17 +121,17 @@ def pull(store: Store, remote: str = "origin", *, actor: str, agent: str | None 
     """
     refuse_if_in_progress(store.repo)
     name, handle = resolve_remote(store.repo, remote)
-    label = name or handle.url
+    label = name or url_of(handle)
     theirs_id = fetch_main(store.repo, handle, allow_empty=True)
     if theirs_id is None:
         head = str(store.head().id)
-        return PullResult(label, handle.url, "empty-remote", head, head, None)
+        return PullResult(label, url_of(handle), "empty-remote", head, head, None)
     theirs = store.repo[theirs_id].peel(pygit2.Commit)
     if not looks_like_store(store.repo, theirs):
         raise RemoteError(f"remote {label!r} is not a gitstore store: its main has no Tickets/ and no gitstore .gitattributes")
     with store.lock:
         ours = store.head()
-        result = PullResult(label, handle.url, "up-to-date", str(ours.id), str(ours.id), str(theirs.id))
+        result = PullResult(label, url_of(handle), "up-to-date", str(ours.id), str(ours.id), str(theirs.id))
         repo = store.repo
         if theirs.id == ours.id or repo.descendant_of(ours.id, theirs.id):
             pass

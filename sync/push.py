@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from gitstore.store import Store
-
 from gitstore_sync.remotes import resolve_remote, set_upstream, upstream_of
-from gitstore_sync.transport import RefAnswer, push_main
+from gitstore_sync.transport import RefAnswer, push_main, url_of
 
 
 @dataclass
@@ -50,7 +49,7 @@ def push(store: Store, remote: str = "origin") -> PushResult:
     name, handle = resolve_remote(store.repo, remote)
     local = store.head().id
     answers = push_main(store.repo, handle, local)
-    result = PushResult(name or handle.url, handle.url, answers.refs, answers.server)
+    result = PushResult(name or url_of(handle), url_of(handle), answers.refs, answers.server)
     if name is not None:
         store.repo.references.create(f"refs/remotes/{name}/main", local, force=True)
         if not store.repo.is_bare and upstream_of(store.repo) is None:

@@ -89,7 +89,7 @@ def add_remote(repo: pygit2.Repository, name: str, url: str) -> RemoteInfo:
 def list_remotes(repo: pygit2.Repository) -> list[RemoteInfo]:
     """Return the configured remotes, sorted by name."""
     found = []
-    for name in sorted(repo.remotes.names()):
+    for name in sorted(n for n in repo.remotes.names() if n):
         url = repo.remotes[name].url or ""
         try:
             kind = transport_of(url)
@@ -125,7 +125,7 @@ def resolve_remote(repo: pygit2.Repository, remote: str) -> tuple[str | None, py
         return remote, repo.remotes[remote]
     kind = transport_of(remote)
     if kind == "local" and not Path(remote).expanduser().exists():
-        names = ", ".join(sorted(repo.remotes.names())) or "none configured"
+        names = ", ".join(sorted(n for n in repo.remotes.names() if n)) or "none configured"
         raise RemoteError(f"no remote named {remote!r} and no such path (remotes: {names})")
     return None, repo.remotes.create_anonymous(normalise_url(remote))
 

@@ -71,7 +71,7 @@ def register_merge_driver(repo: pygit2.Repository) -> str:
 def hooks_folder(repo: pygit2.Repository) -> Path:
     """Return where git looks for this repository's hooks."""
     try:
-        configured = repo.config["core.hooksPath"]
+        configured = str(repo.config["core.hooksPath"])
     except KeyError:
         return Path(repo.path) / "hooks"
     path = Path(os.path.expanduser(configured))

@@ -102,8 +102,13 @@ class SyncCallbacks(pygit2.RemoteCallbacks):
         return " | ".join(line for line in lines if line)
 
 
+def url_of(remote: pygit2.Remote) -> str:
+    """The remote's URL ("" when libgit2 has none for it)."""
+    return remote.url or ""
+
+
 def _describe(remote: pygit2.Remote) -> str:
-    return f"{remote.name!r} ({remote.url})" if remote.name else remote.url
+    return f"{remote.name!r} ({url_of(remote)})" if remote.name else url_of(remote)
 
 
 def remote_main(remote: pygit2.Remote) -> tuple[pygit2.Oid | None, bool]:
@@ -112,7 +117,7 @@ def remote_main(remote: pygit2.Remote) -> tuple[pygit2.Oid | None, bool]:
     Raises:
         RemoteError: the remote cannot be reached.
     """
-    callbacks = SyncCallbacks(remote.url)
+    callbacks = SyncCallbacks(url_of(remote))
     try:
         heads = remote.list_heads(callbacks=callbacks)
     except (pygit2.GitError, OSError, ValueError) as exc:
@@ -144,7 +149,7 @@ def fetch_main(repo: pygit2.Repository, remote: pygit2.Remote, *, allow_empty: b
         what = "an empty repository" if not any_ref else "a repository without refs/heads/main"
         raise RemoteError(f"remote {_describe(remote)} is not a gitstore store: {what}")
     if main not in repo:
-        callbacks = SyncCallbacks(remote.url)
+        callbacks = SyncCallbacks(url_of(remote))
         try:
             _fresh(repo, remote).fetch([BRANCH], callbacks=callbacks, message="gitstore fetch")
         except (pygit2.GitError, OSError, ValueError) as exc:
@@ -201,7 +206,7 @@ def push_main(repo: pygit2.Repository, remote: pygit2.Remote, local: pygit2.Oid)
             "non-fast-forward: the remote has commits this store does not have (pull first, or use 'gitstore sync')",
             retryable=True,
         )
-    callbacks = SyncCallbacks(remote.url)
+    callbacks = SyncCallbacks(url_of(remote))
     try:
         _fresh(repo, remote).push([f"{BRANCH}:{BRANCH}"], callbacks=callbacks)
     except (pygit2.GitError, OSError, ValueError) as exc:
@@ -222,7 +227,7 @@ def push_main(repo: pygit2.Repository, remote: pygit2.Remote, local: pygit2.Oid)
 def _fresh(repo: pygit2.Repository, remote: pygit2.Remote) -> pygit2.Remote:
     """A new handle on the same remote: libgit2 keeps the connection ``list_heads``
     opened (in the fetch direction), which a push on the same handle cannot reuse."""
-    return repo.remotes[remote.name] if remote.name else repo.remotes.create_anonymous(remote.url)
+    return repo.remotes[remote.name] if remote.name else repo.remotes.create_anonymous(url_of(remote))
 
 
 def _one_line(exc: BaseException) -> str:

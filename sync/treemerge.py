@@ -20,16 +20,13 @@ from dataclasses import dataclass, field
 
 import pygit2
 
-from gitstore.tickets import layout
 from gitstore.config import CONFIG_PATH
-from gitstore.objects.trees import tree_changes
-from gitstore.objects.trees import blob_at
 from gitstore.errors import GitStoreError, MergeConflictError
-from gitstore.tickets.rules import cross_file_problems
+from gitstore.objects.trees import blob_at, tree_changes
+from gitstore.tickets import layout
 from gitstore.tickets.files import TicketFiles
-
+from gitstore.tickets.rules import cross_file_problems
 from gitstore_sync.filemerge import FileMerge, LostValue, merge_json_objects, merge_ticket_file
-
 
 
 @dataclass
@@ -72,7 +69,7 @@ def changed_blobs(repo: pygit2.Repository, old: pygit2.Tree, new: pygit2.Tree) -
 
 def empty_tree(repo: pygit2.Repository) -> pygit2.Tree:
     """Return the empty tree (the base of two histories with no common commit)."""
-    return repo[repo.TreeBuilder().write()]
+    return repo[repo.TreeBuilder().write()].peel(pygit2.Tree)
 
 
 def merge_commits(
@@ -111,7 +108,7 @@ def merge_commits(
         if ticket is not None:
             both.add(ticket)
         base_blob = blob_at(base_tree, path)
-        data = [repo[b].data if b is not None else None for b in (base_blob, our_blob, their_blob)]
+        data = [repo[b].read_raw() if b is not None else None for b in (base_blob, our_blob, their_blob)]
         try:
             if parsed is not None:
                 result = merge_ticket_file(parsed[0], path.rsplit("/", 1)[-1], *data)
@@ -175,7 +172,9 @@ def _ticket_results(
                 models[kind] = merged.model
                 continue
             try:
-                models[kind] = layout.loads(kind, repo[blobs[kind]].data, layout.file_name(kind, t_no))
+                blob = blobs[kind]
+                assert blob is not None  # every kind is present (checked above)
+                models[kind] = layout.loads(kind, repo[blob].read_raw(), layout.file_name(kind, t_no))
             except GitStoreError as exc:
                 problems.append(f"{path}: {exc}")
         if len(models) < 3:

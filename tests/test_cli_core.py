@@ -34,7 +34,7 @@ def test_a_support_day_through_the_cli(gs):
     assert [m["content"] for m in data["unified_timeline"]] == ["Printer is down", "Driver rolled back\nsecond line\n"]
     text = gs("ticket", "show", "1001").output
     assert "[E] customer:ana: Printer is down" in text and "stage: classifier" in text
-    assert json.loads(gs("ticket", "list", "--json").output) == ["1001"]
+    assert [row["ticket"] for row in json.loads(gs("ticket", "list", "--json").output)] == ["1001"]
     # the index entries carry the files' stat data: clean without git re-reading them
     assert git(gs.path, "diff-files", "--name-only") == ""
     assert git(gs.path, "status", "--porcelain") == ""

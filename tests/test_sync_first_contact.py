@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import git, requires_git
 from test_sync_daemon import Daemon
 

@@ -103,7 +103,7 @@ def conflicted_paths(repo: pygit2.Repository) -> list[str]:
     conflicts = index.conflicts
     if conflicts is None:
         return []
-    paths = set()
+    paths: set[str] = set()
     for entries in conflicts:
         paths.update(entry.path for entry in entries if entry is not None)
     return sorted(paths)
@@ -190,7 +190,7 @@ def clear_operation(repo: pygit2.Repository, backup_dir: Path) -> ClearedOperati
             entry = head.tree[path]
         except KeyError:
             entry = None
-        if source.is_file() and (entry is None or source.read_bytes() != repo[entry.id].data):
+        if source.is_file() and (entry is None or source.read_bytes() != repo[entry.id].read_raw()):
             target = Path(backup_dir) / path
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
@@ -206,7 +206,7 @@ def clear_operation(repo: pygit2.Repository, backup_dir: Path) -> ClearedOperati
                 pass
         else:
             source.parent.mkdir(parents=True, exist_ok=True)
-            source.write_bytes(repo[entry.id].data)
+            source.write_bytes(repo[entry.id].read_raw())
             index.add(path)
         report.restored.append(path)
     index.write()
