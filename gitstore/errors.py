@@ -170,6 +170,32 @@ class HookExistsError(GitStoreError, FileExistsError):
     """A git hook that gitstore did not write is in the way (use ``--force``)."""
 
 
+class SigningKeyError(GitStoreError, ValueError):
+    """A configured signing key that cannot sign: missing file, not an OpenSSH Ed25519
+    private key, or protected by a passphrase (docs/signing.md)."""
+
+
+class SignatureFormatError(GitStoreError, ValueError):
+    """Text that is not a well-formed SSH signature or public key (``PROTOCOL.sshsig``)."""
+
+
+class SignerError(GitStoreError, ValueError):
+    """A change of the allowed-signers registry that cannot be made: a bad key or actor
+    id, a key already registered, no such signer (docs/signing.md)."""
+
+
+class UnverifiedCommits(GitStoreError, RuntimeError):
+    """Commits whose signatures do not verify, refused in signed mode (``pull``).
+
+    Attributes:
+        failures: the ``history.signatures.SignatureCheck`` of each refused commit.
+    """
+
+    def __init__(self, message: str, failures: list | None = None):
+        super().__init__(message)
+        self.failures = failures or []
+
+
 class InvalidQuery(GitStoreError, ValueError):
     """A search query or filter that cannot be parsed (bad syntax, unknown field, bad date)."""
 

@@ -51,6 +51,7 @@ from gitstore.objects.packs import ObjectWriter
 from gitstore.objects.refs import BRANCH, move_branch
 from gitstore.objects.repostate import refuse_if_in_progress
 from gitstore.objects.revisions import resolve_commit
+from gitstore.objects.signingkeys import configured_signing
 from gitstore.objects.trees import last_change
 from gitstore.objects.worktree import WorktreeSync
 from gitstore.tickets import layout
@@ -116,8 +117,14 @@ class Store:
         fsync: flush objects and refs to disk before a write returns (libgit2's
             ENABLE_FSYNC_GITDIR, a process-wide setting). On by default.
         lock_timeout: seconds to wait for the writer lock.
-        signing: who signs the commits the store writes (``writer.Signing``: actor →
-            signing function or None); every commit is unsigned when None.
+        signing: who signs the commits the store writes (``writer.Signing``: the
+            committing actor → signing function or None). None: the keys configured for
+            the store (``objects.signingkeys.configured_signing``: ``gitstore.signingKey``,
+            ``GITSTORE_SIGNING_KEY``…; docs/signing.md), unsigned when there are none;
+            ``objects.signingkeys.unsigned`` signs nothing.
+
+    Raises:
+        SigningKeyError: a configured signing key cannot be read (nothing is written).
     """
 
     def __init__(
@@ -132,7 +139,7 @@ class Store:
         self.lock = WriterLock(self.git_dir, timeout=lock_timeout)
         self.worktree = WorktreeSync(repo, self.state_dir)
         self.subscribers: list[Callable[[CommitEvent], None]] = []
-        self.signing: Signing | None = signing
+        self.signing: Signing | None = signing if signing is not None else configured_signing(repo)
         self._objects: ObjectWriter | None = None
         self._writer: TicketWriter | None = None
         self._policies: dict[Any, Policy] = {}

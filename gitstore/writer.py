@@ -56,7 +56,8 @@ _BLOB = 3
 
 Signing = Callable[[str], "Callable[[bytes], str] | None"]
 """Actor name → a function that signs a commit's bytes for that actor (returning the
-armored signature for the ``gpgsig`` header), or None when the actor signs nothing."""
+armored signature for the ``gpgsig`` header), or None when the actor signs nothing.
+Called with the committer's name: the actor, or an import's runner (``committer_for``)."""
 
 
 @dataclass
@@ -161,12 +162,17 @@ def ticket_message(
     return commit_message(summary or f"Update ticket {t_no}", pairs)
 
 
-def committer_for(actor: str, when: datetime) -> tuple[pygit2.Signature, pygit2.Signature]:
+def committer_for(actor: str, when: datetime, by: str | None = None) -> tuple[pygit2.Signature, pygit2.Signature]:
     """Author and committer of an update at ``when``: the committer date is now when
-    ``when`` is in the past (imports keep the source time as author date)."""
+    ``when`` is in the past (imports keep the source time as author date). ``by``: who
+    commits on the author's behalf (an import's runner: the committer, who signs);
+    the actor when None."""
     author = signature(actor, when)
     now = utc_now()
-    return author, (signature(actor, now) if when < now.replace(microsecond=0) else author)
+    committer = by or actor
+    if when < now.replace(microsecond=0):
+        return author, signature(committer, now)
+    return author, (author if committer == actor else signature(committer, when))
 
 
 def new_ticket_files(t_no: str, create: dict[str, Any], when: datetime) -> TicketFiles:
@@ -335,7 +341,7 @@ class TicketWriter:
                 the store refuses the write.
         """
         layout.validate_t_no(t_no)
-        author, committer = committer_for(actor, when)
+        author, committer = committer_for(actor, when, by=authorized_as)
         if agent is not None:
             check_trailer_value("agent", agent)
         current, old_blobs = self._load(t_no)
@@ -482,7 +488,7 @@ class TicketWriter:
         old = {path: before[path] if path in before else blob_at(tree, path) for path in changes}
         repo = self.objects.repo
         new_tree = write_tree(repo, tree, changes, put=self.objects.put)
-        sign = self.signing(author.name) if self.signing is not None else None
+        sign = self.signing((committer or author).name) if self.signing is not None else None
         commit_id = self.objects.add_commit(
             new_tree, [parent, *(extra_parents or [])], author, committer or author, message, sign=sign
         )
