@@ -49,7 +49,7 @@ from gitstore.history.log import for_store, indexed_version
 from gitstore.objects.lock import WriterLock
 from gitstore.objects.packs import ObjectWriter
 from gitstore.objects.refs import BRANCH, move_branch
-from gitstore.objects.repostate import refuse_if_in_progress
+from gitstore.objects.repostate import operation_in_progress, refuse_if_in_progress
 from gitstore.objects.revisions import resolve_commit
 from gitstore.objects.signingkeys import configured_signing
 from gitstore.objects.trees import last_change
@@ -144,6 +144,7 @@ class Store:
         self._writer: TicketWriter | None = None
         self._policies: dict[Any, Policy] = {}
         self._batch_depth = 0
+        self._batch_checked = False
         self._bulk_every: int | None = None
         self._flush_interval: float | None = None
         self._last_flush = 0.0
@@ -202,6 +203,8 @@ class Store:
         head = self.head()
         if self.worktree.recorded() == str(head.id):
             return
+        if operation_in_progress(self.repo) is not None:
+            return  # git owns the index until the operation ends; writes refuse meanwhile
         with self.lock:
             self.worktree.clean_tmp()
             self.last_kept = self.worktree.catch_up(self.head(), prefix="")
@@ -423,6 +426,7 @@ class Store:
         with self.lock:
             self._batch_depth += 1
             if self._batch_depth == 1:
+                self._batch_checked = False
                 self._flush_interval = flush_interval
                 self._last_flush = time.monotonic()
             try:
@@ -477,8 +481,11 @@ class Store:
         if the write fails outside a bulk block."""
         with self.lock:
             writer = self.writer
-            if writer.pending == 0:
+            # once per write outside a batch, once per batch inside one: the check reads
+            # the whole .git/index (O(tickets)), and the batch holds the lock throughout
+            if self._batch_depth == 0 or not self._batch_checked:
                 refuse_if_in_progress(self.repo)
+                self._batch_checked = self._batch_depth > 0
             try:
                 yield writer
             except BaseException:
