@@ -60,6 +60,7 @@ COMMANDS = [
     ("gitstore_cli.agent_cmds", "turn"),
     ("gitstore_cli.agent_cmds", "role"),
     ("gitstore_cli.config_cmds", "config"),
+    ("gitstore_cli.signer_cmds", "signer"),
 ]
 
 

@@ -14,21 +14,27 @@ from gitstore_cli.session import CliContext, pass_cli
 @click.command()
 @click.argument("path", default=".", type=click.Path(file_okay=False))
 @click.option("--bare", is_flag=True, help="No working tree (hubs, servers, agent back ends).")
+@click.option("--require-signed", is_flag=True,
+              help="Signed mode: take pushes and pulls of verifying commits only (docs/signing.md).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_cli
-def init(ctx: CliContext, path: str, bare: bool, as_json: bool) -> None:
+def init(ctx: CliContext, path: str, bare: bool, require_signed: bool, as_json: bool) -> None:
     """Create a new store at PATH (default: the current folder), or with --bare an
     empty hub that takes the first push of any store.
+
+    With --require-signed a hub refuses pushed commits whose signatures do not
+    verify, and a store refuses to pull them.
 
     \b
     Example:
       gitstore init support-store
       gitstore init --bare hub.git
+      gitstore init --bare --require-signed hub.git
     """
     if bare:
         from gitstore_sync.hub import init_hub  # empty: takes the first push of any store
 
-        repo, _report = init_hub(path)
+        repo, _report = init_hub(path, require_signed=require_signed)
         if as_json:
             print_json({"path": str(Path(repo.path).resolve()), "bare": True, "head": None})
         else:
@@ -40,6 +46,10 @@ def init(ctx: CliContext, path: str, bare: bool, as_json: bool) -> None:
     from gitstore_sync.setup import configure_store  # the merge driver
 
     configure_store(store.repo, hooks=False)
+    if require_signed:
+        from gitstore_sync.signedmode import set_signed_mode
+
+        set_signed_mode(store.repo)
     head = str(store.head().id)
     if as_json:
         print_json({"path": str(store.path), "bare": False, "head": head})
@@ -50,17 +60,30 @@ def init(ctx: CliContext, path: str, bare: bool, as_json: bool) -> None:
 @click.command()
 @click.argument("t_no", required=False, shell_complete=complete_ticket)
 @click.option("--json", "as_json", is_flag=True, help="Print problems as a JSON array.")
+@click.option("--signatures", is_flag=True, help="Check commit signatures instead (docs/signing.md).")
+@click.option("--since", metavar="REV", help="With --signatures: only the commits after REV.")
 @pass_cli
-def verify(ctx: CliContext, t_no: str | None, as_json: bool) -> None:
+def verify(ctx: CliContext, t_no: str | None, as_json: bool, signatures: bool, since: str | None) -> None:
     """Check tickets, cross-file rules, the working tree and git objects.
 
-    Prints one line per problem and exits 1 if there is any.
+    Prints one line per problem and exits 1 if there is any. With --signatures,
+    checks every commit instead: signed, by a key of .gitstore/allowed_signers valid
+    at the commit's date, for its committer and actor (one line per failure:
+    commit, actor, reason, rule).
 
     \b
     Example:
       gitstore verify
       gitstore verify 1001 --json
+      gitstore verify --signatures --since v1 --json
     """
+    if signatures:
+        if t_no is not None:
+            raise click.UsageError("--signatures checks commits, not one ticket: leave T_NO out")
+        _verify_signatures(ctx, since, as_json)
+        return
+    if since is not None:
+        raise click.UsageError("--since goes with --signatures")
     from gitstore.verify import verify_store
 
     problems = verify_store(ctx.store(), t_no)
@@ -73,6 +96,24 @@ def verify(ctx: CliContext, t_no: str | None, as_json: bool) -> None:
             count = "1 ticket" if t_no else f"{len(ctx.store().list_tickets())} tickets"
             click.echo(f"ok: {count} verified at {str(ctx.store().head().id)[:12]}")
     if problems:
+        raise SystemExit(1)
+
+
+def _verify_signatures(ctx: CliContext, since: str | None, as_json: bool) -> None:
+    from gitstore.signers import verify_signatures
+
+    report = verify_signatures(ctx.store(), since)
+    if as_json:
+        print_json({"ok": report.ok, **to_jsonable(report)})
+    else:
+        for failure in report.failures:
+            click.echo(str(failure))
+        skipped = f" ({len(report.skipped)} skipped: the store's initial commit)" if report.skipped else ""
+        if report.ok:
+            click.echo(f"ok: {report.verified} commits verified at {report.tip[:12]}{skipped}")
+        else:
+            click.echo(f"{len(report.failures)} of {report.checked} commits do not verify (registry at {report.tip[:12]}){skipped}")
+    if not report.ok:
         raise SystemExit(1)
 
 

@@ -110,6 +110,8 @@ def clone(ctx: CliContext, url: str, directory: str, bare: bool, no_index: bool,
 
 
 def _print_pull(result) -> None:
+    for check in getattr(result, "unverified", []):
+        click.echo(f"gitstore: unverified commit {check.commit[:12]} (actor {check.actor}): {check.reason} [{check.rule}]", err=True)
     if result.outcome == "up-to-date":
         click.echo(f"Already up to date with {result.remote} ({result.theirs[:12]})")
         return
@@ -319,7 +321,7 @@ def hooks_pre_receive() -> None:
     for line in problems:
         click.echo(f"gitstore: {line}", err=True)
     if problems:
-        click.echo(f"gitstore: push refused: {len(problems)} problem(s) in ticket files", err=True)
+        click.echo(f"gitstore: push refused: {len(problems)} problem(s) (ticket files, signatures in signed mode)", err=True)
         raise SystemExit(1)
 
 

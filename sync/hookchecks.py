@@ -19,6 +19,7 @@ from gitstore.objects.trees import blob_at
 from gitstore.tickets import layout
 from gitstore.verify import check_ticket_files
 from gitstore_sync.pull import looks_like_store
+from gitstore_sync.signedmode import incoming_failures, signed_mode
 from gitstore_sync.treemerge import changed_blobs, empty_tree
 
 ZERO = "0" * 40
@@ -110,12 +111,15 @@ def check_receive(repo: pygit2.Repository, updates: Iterable[tuple[str, str, str
         updates: ``(old id, new id, ref)`` per ref, as git passes them on stdin.
 
     The first push to an empty hub (old id all zeros) creates ``main``; it must be a
-    gitstore store (``pull.looks_like_store``).
+    gitstore store (``pull.looks_like_store``). In signed mode (``signedmode``) every
+    pushed commit must verify (``history.signatures``): each one that does not is a
+    problem naming the commit, its actor and the rule.
 
     Returns:
         Problems, one line each, naming the ref, the file and the rule.
     """
     problems = []
+    signed = signed_mode(repo)
     for old, new, ref in updates:
         if new == ZERO:
             if ref == "refs/heads/main":
@@ -137,6 +141,10 @@ def check_receive(repo: pygit2.Repository, updates: Iterable[tuple[str, str, str
                     f"{ref}: not a gitstore store (no Tickets/ and no gitstore .gitattributes): a hub takes gitstore stores only"
                 )
                 continue
+        if signed:
+            known = [] if old == ZERO else [pygit2.Oid(hex=old)]
+            problems += [f"{ref}: commit {f.commit[:12]} (actor {f.actor}): {f.reason} [signed mode: {f.rule}]"
+                         for f in incoming_failures(repo, new_commit, known)]
         tickets, path_problems = changed_tickets(changed_blobs(repo, old_tree, new_commit.tree))
         problems += [f"{ref}: {line}" for line in path_problems]
         tree = new_commit.tree

@@ -17,9 +17,10 @@ from gitstore.errors import StoreExistsError
 from gitstore.objects.refs import BRANCH
 from gitstore.store import EMAIL_DOMAIN, GITATTRIBUTES
 from gitstore_sync.setup import SetupReport, configure_store
+from gitstore_sync.signedmode import set_signed_mode
 
 
-def init_hub(path: str | Path) -> tuple[pygit2.Repository, SetupReport]:
+def init_hub(path: str | Path, *, require_signed: bool = False) -> tuple[pygit2.Repository, SetupReport]:
     """Create an empty hub at ``path``: a bare repository whose HEAD names ``main``.
 
     It gets ``gitstore.version``, the ``pre-receive`` hook, and refuses non-fast-forward
@@ -27,6 +28,8 @@ def init_hub(path: str | Path) -> tuple[pygit2.Repository, SetupReport]:
 
     Args:
         path: a folder that does not exist or is empty.
+        require_signed: signed mode (``signedmode``): the hook also refuses every pushed
+            commit whose signature does not verify.
 
     Returns:
         ``(repository, setup report)``.
@@ -40,6 +43,8 @@ def init_hub(path: str | Path) -> tuple[pygit2.Repository, SetupReport]:
     target.mkdir(parents=True, exist_ok=True)
     repo = pygit2.init_repository(str(target), bare=True, initial_head=BRANCH.rsplit("/", 1)[-1])
     repo.config["gitstore.version"] = "1"
+    if require_signed:
+        set_signed_mode(repo)
     return repo, configure_store(repo, hooks=True)
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import pygit2
 
 from gitstore.errors import RemoteError, UncommittedChangesError
+from gitstore.history.signatures import SignatureCheck
 from gitstore.objects.repostate import refuse_if_in_progress
 from gitstore.objects.trees import tree_changes
 from gitstore.store import Store
@@ -32,6 +33,7 @@ from gitstore.timeutil import utc_now
 from gitstore.writer import commit_message, signature
 from gitstore_sync.filemerge import LostValue, canonical
 from gitstore_sync.remotes import resolve_remote
+from gitstore_sync.signedmode import check_pull
 from gitstore_sync.transport import fetch_main, url_of
 from gitstore_sync.treemerge import TicketChange, merge_commits
 
@@ -54,6 +56,9 @@ class PullResult:
         theirs: the remote commit pulled (None for an empty remote).
         tickets: one entry per ticket the pull changed here, sorted by T_NO.
         lost: every value that lost a conflict (also in the merge commit's trailers).
+        unverified: incoming commits whose signatures do not verify
+            (``history.signatures.SignatureCheck``; checked when a registry exists or
+            in signed mode, where they are refused instead: ``signedmode.check_pull``).
     """
 
     remote: str
@@ -64,6 +69,7 @@ class PullResult:
     theirs: str | None
     tickets: list[TicketChange] = field(default_factory=list)
     lost: list[LostValue] = field(default_factory=list)
+    unverified: list[SignatureCheck] = field(default_factory=list)
 
 
 def uncommitted_paths(repo: pygit2.Repository) -> list[str]:
@@ -118,6 +124,7 @@ def pull(store: Store, remote: str = "origin", *, actor: str, agent: str | None 
             incoming tickets; nothing is written.
         RefMovedError: another writer moved main meanwhile; nothing is written.
         OperationInProgress: a plain git merge, rebase… is unfinished here.
+        UnverifiedCommits: in signed mode, incoming commits do not verify; nothing is written.
     """
     refuse_if_in_progress(store.repo)
     name, handle = resolve_remote(store.repo, remote)
@@ -136,6 +143,7 @@ def pull(store: Store, remote: str = "origin", *, actor: str, agent: str | None 
         if theirs.id == ours.id or repo.descendant_of(ours.id, theirs.id):
             pass
         else:
+            result.unverified = check_pull(repo, ours, theirs, label)
             _refuse_local_edits(store)
             if repo.descendant_of(theirs.id, ours.id):
                 _fast_forward(store, ours, theirs, result)
