@@ -13,7 +13,11 @@ long-running agent process does (ARCHITECTURE.md "Cost at scale").
 Prints one JSON line per (store size, fsync mode): p50/p95 ms per update, updates/s,
 bytes written to .git/objects per update, and the same for the git CLI with ratios.
 
-Usage: python bench/commit.py [--sizes 1000,100000] [--updates 500]
+With ``--signed``, gitstore also runs signed (an Ed25519 key, docs/signing.md) on a
+third clone with the same updates, and the line adds ``gitstore_signed`` and
+``signing_p50_ms`` (signed p50 minus unsigned p50, same run; the target is at most 1 ms).
+
+Usage: python bench/commit.py [--sizes 1000,100000] [--updates 500] [--signed]
 """
 
 from __future__ import annotations
@@ -34,8 +38,22 @@ from gitstore import Store
 from gitstore.tickets import layout
 
 
-def gitstore_run(path: Path, n_tickets: int, updates: int, fsync: bool, seed: int) -> dict:
-    store = Store.open(path, fsync=fsync)
+def signing_key(folder: Path):
+    """A KeyRing signing every actor's commits with a new Ed25519 key file in ``folder``."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+    from gitstore.objects.signingkeys import KeyRing
+    from gitstore.objects.sshsig import load_signing_key
+
+    path = folder / "bench_ed25519"
+    path.write_bytes(Ed25519PrivateKey.generate().private_bytes(Encoding.PEM, PrivateFormat.OpenSSH, NoEncryption()))
+    path.chmod(0o600)
+    return KeyRing(load_signing_key(path))
+
+
+def gitstore_run(path: Path, n_tickets: int, updates: int, fsync: bool, seed: int, signing=None) -> dict:
+    store = Store.open(path, fsync=fsync, signing=signing)
     rng = random.Random(seed)
     before = objects_bytes(store.git_dir)
     times = []
@@ -97,6 +115,7 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=500)
     parser.add_argument("--workdir", default=None, help="where to build stores (default: a temp folder)")
     parser.add_argument("--fsync", choices=["off", "on", "both"], default="both", help="which fsync modes to measure")
+    parser.add_argument("--signed", action="store_true", help="also run gitstore signing every commit (same updates)")
     args = parser.parse_args()
     root = Path(args.workdir or tempfile.mkdtemp(prefix="gitstore-bench-"))
     try:
@@ -113,18 +132,28 @@ def main() -> None:
                 git(root, "clone", "-q", "--no-hardlinks", str(base), str(theirs))
                 git(theirs, "config", "gc.auto", "0")
                 Store.open(ours, fsync=False).close()
+                signed = root / f"gs-signed-{size}-{fsync}"
+                if args.signed:
+                    git(root, "clone", "-q", "--no-hardlinks", str(base), str(signed))
+                    Store.open(signed, fsync=False).close()
                 os.sync()  # let the clones' checkout writeback finish before timing anything
                 time.sleep(2)
                 seed = 7 + size
                 g = gitstore_run(ours, size, args.updates, fsync, seed)
+                s = gitstore_run(signed, size, args.updates, fsync, seed, signing=signing_key(root)) if args.signed else None
                 b = git_cli_run(theirs, size, args.updates, fsync, seed)
-                emit({
+                record = {
                     "bench": "commit", "tickets": size, "updates": args.updates, "fsync": fsync,
                     "gitstore": {k: round(v, 3) for k, v in g.items()},
                     "git_cli": {k: round(v, 3) for k, v in b.items()},
                     "speedup_p50": round(b["p50_ms"] / g["p50_ms"], 2),
                     "base_build_s": round(build_s, 1),
-                })
+                }
+                if s is not None:
+                    record["gitstore_signed"] = {k: round(v, 3) for k, v in s.items()}
+                    record["signing_p50_ms"] = round(s["p50_ms"] - g["p50_ms"], 3)
+                    shutil.rmtree(signed)
+                emit(record)
                 shutil.rmtree(ours)
                 shutil.rmtree(theirs)
             shutil.rmtree(base)
