@@ -22,10 +22,11 @@ from pathlib import Path
 
 import pygit2
 
-from gitstore.tickets import layout
 from gitstore.errors import GitStoreError
-from gitstore.tickets.rules import cross_file_problems
+from gitstore.store import Store
+from gitstore.tickets import layout
 from gitstore.tickets.files import TicketFiles
+from gitstore.tickets.rules import cross_file_problems
 from gitstore.timeutil import utc_now
 
 RULE_FILES = "docs/data-model.md#ticket-files"
@@ -74,14 +75,18 @@ class RepairReport:
 
 def _walk_blobs(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str):
     for entry in tree:
-        path = f"{prefix}/{entry.name}" if prefix else entry.name
+        name = entry.name
+        assert name is not None  # every tree entry has a name
+        path = f"{prefix}/{name}" if prefix else name
         if entry.type_str == "tree":
-            yield from _walk_blobs(repo, repo[entry.id], path)
+            subtree = repo[entry.id]
+            assert isinstance(subtree, pygit2.Tree)
+            yield from _walk_blobs(repo, subtree, path)
         else:
             yield path, entry
 
 
-def verify_store(store, t_no: str | None = None, *, objects: bool = True) -> list[Problem]:
+def verify_store(store: Store, t_no: str | None = None, *, objects: bool = True) -> list[Problem]:
     """Check the store (or one ticket) and return every problem found.
 
     Args:
@@ -109,7 +114,9 @@ def verify_store(store, t_no: str | None = None, *, objects: bool = True) -> lis
         if t_no not in by_ticket:
             problems.append(Problem(t_no, None, "no such ticket"))
     elif layout.ROOT in head.tree:
-        for path, entry in _walk_blobs(repo, repo[head.tree[layout.ROOT].id], layout.ROOT):
+        root = repo[head.tree[layout.ROOT].id]
+        assert isinstance(root, pygit2.Tree)  # Tickets/ is a folder
+        for path, entry in _walk_blobs(repo, root, layout.ROOT):
             try:
                 kind, number = layout.locate(path)
             except GitStoreError as exc:
@@ -245,7 +252,7 @@ def _object_problems(repo: pygit2.Repository) -> list[Problem]:
     return problems
 
 
-def repair_store(store) -> RepairReport:
+def repair_store(store: Store) -> RepairReport:
     """Clear stale locks and restore the working tree and index from HEAD.
 
     Files that differ from HEAD are copied to a backup folder before being restored.
@@ -294,7 +301,7 @@ def repair_store(store) -> RepairReport:
                     report.restored.append(path)
                     continue
                 source.parent.mkdir(parents=True, exist_ok=True)
-                source.write_bytes(repo[blob.id].data)
+                source.write_bytes(repo[blob.id].read_raw())
                 index.add(path)
                 report.restored.append(path)
             index.write()
