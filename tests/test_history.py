@@ -264,13 +264,14 @@ def test_rollback_bad_input_writes_nothing(gs):
 
 def test_log_filters_and_streams_json_lines(gs):
     path = build(gs)
-    lines = ok(gs("log", "--json")).output.splitlines()
+    lines = ok(gs("log", "--json-lines")).output.splitlines()
     entries = [json.loads(line) for line in lines]
+    assert json.loads(ok(gs("log", "--json")).output) == entries  # --json: the same, as one array
     assert [e["commit"] for e in entries] == git(path, "log", "--format=%H").split()
     assert entries[0]["tickets"] == ["2002"] and entries[-1]["summary"] == "Initialise gitstore store"
-    by_ticket = [json.loads(x) for x in ok(gs("log", "--ticket", "1001", "--json")).output.splitlines()]
+    by_ticket = json.loads(ok(gs("log", "--ticket", "1001", "--json")).output)
     assert [e["commit"] for e in by_ticket] == git(path, "log", "--format=%H", "--", *paths("1001")).split()
-    bot = [json.loads(x) for x in ok(gs("log", "--agent", "classifier", "--json")).output.splitlines()]
+    bot = json.loads(ok(gs("log", "--agent", "classifier", "--json")).output)
     assert len(bot) == 1 and bot[0]["actor"] == "bot-7" and bot[0]["files"] == ["T_1001.json"]
     assert bot[0]["trailers"]["Agent"] == "classifier"
     ana = ok(gs("log", "--actor", "ana")).output.splitlines()
@@ -338,8 +339,8 @@ def test_archive_makes_read_only_hidden_and_history_continuous(gs):
     path = build(gs)
     before = json.loads(ok(gs("history", "1001", "--json")).output)
     ok(gs("archive", "1001", "--reason", "resolved long ago"))
-    assert json.loads(ok(gs("ticket", "list", "--json")).output) == ["2002"]
-    assert json.loads(ok(gs("ticket", "list", "--archived", "--json")).output) == ["1001", "2002"]
+    assert [r["ticket"] for r in json.loads(ok(gs("ticket", "list", "--json")).output)] == ["2002"]
+    assert sorted(r["ticket"] for r in json.loads(ok(gs("ticket", "list", "--archived", "--json")).output)) == ["1001", "2002"]
     head = git(path, "rev-parse", "HEAD").strip()
     for args in (
         ["message", "add", "1001", "--external", "--sender", "customer", "--sender-id", "ana", "hello?"],
@@ -353,7 +354,7 @@ def test_archive_makes_read_only_hidden_and_history_continuous(gs):
     shown = json.loads(ok(gs("ticket", "show", "1001", "--json")).output)
     assert shown["workflow_state"]["archived"] is True
     ok(gs("unarchive", "1001"))
-    assert json.loads(ok(gs("ticket", "list", "--json")).output) == ["1001", "2002"]
+    assert sorted(r["ticket"] for r in json.loads(ok(gs("ticket", "list", "--json")).output)) == ["1001", "2002"]
     ok(gs("state", "set", "1001", "priority=LOW"))
     after = json.loads(ok(gs("history", "1001", "--json")).output)
     assert after[3:] == before and [e["summary"] for e in after[:3]] == [
@@ -392,7 +393,7 @@ def test_bare_store_history_log_blame_gc(tmp_path, runner):
     run("state", "set", "9", "priority=HIGH")
     hist = json.loads(run("history", "9", "--json").output)
     assert [e["commit"] for e in hist] == git(bare, "log", "--format=%H", "main", "--", *paths("9")).split()
-    assert len(run("log", "--json").output.splitlines()) == 3
+    assert len(json.loads(run("log", "--json").output)) == 3
     assert json.loads(run("blame", "9", "--workflow", "--json").output)
     run("rollback", "9", "--to", "HEAD~1")
     gc = json.loads(run("gc", "--json").output)

@@ -95,7 +95,7 @@ def test_history_and_log_match_git_on_imported_data(imported):
     expected = [c for c, s in stamps if low <= s <= high]
     since = iso(datetime.fromtimestamp(low, timezone.utc))
     until = iso(datetime.fromtimestamp(high, timezone.utc))
-    got = [json.loads(x)["commit"] for x in ok(gs("log", "--since", since, "--until", until, "--json")).output.splitlines()]
+    got = [e["commit"] for e in json.loads(ok(gs("log", "--since", since, "--until", until, "--json")).output)]
     assert got == expected and len(got) > 5
 
 
@@ -125,7 +125,7 @@ def test_rollback_to_a_date_between_tweets_checked_with_git(imported):
 
 def test_blame_agrees_with_git_blame_on_every_imported_ticket(imported):
     gs = imported
-    tickets = json.loads(ok(gs("ticket", "list", "--json")).output)
+    tickets = sorted(r["ticket"] for r in json.loads(ok(gs("ticket", "list", "--all", "--json")).output))
     assert len(tickets) == len(conversations(SAMPLE))
     for t_no in tickets[:15]:
         ours = check_blame_agrees(gs, gs.path, t_no)
@@ -148,4 +148,5 @@ def test_full_twitter_set_history_at_and_log(gs):
         shown = json.loads(ok(gs("ticket", "show", t_no, "--at", iso(between), "--json")).output)
         assert [m["message_id"] for m in shown["unified_timeline"]] == messages_until(record, between)
     total = int(git(path, "rev-list", "--count", "HEAD"))
-    assert len(ok(gs("log", "--json")).output.splitlines()) == total
+    assert len(json.loads(ok(gs("log", "--json")).output)) == total
+    assert len(ok(gs("log", "--json-lines")).output.splitlines()) == total

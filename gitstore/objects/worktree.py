@@ -69,7 +69,7 @@ def fast_stage_available(version: str | None = None) -> bool:
     low, high = PYGIT2_VERIFIED
     if not found or not low <= found < high:
         return False
-    try:
+    try:  # inside the feature check: a pygit2 without these internals takes the fallback
         from pygit2.errors import check_error
         from pygit2.ffi import C, ffi
 
@@ -276,7 +276,7 @@ def _stage_with_stat(index: pygit2.Index, path: str, oid: pygit2.Oid, full: Path
     status`` and ``git diff-files`` then see the file as clean without rehashing it,
     and libgit2 does not read the file again (the caller wrote it, or checked its hash).
     """
-    from pygit2.errors import check_error
+    from pygit2.errors import check_error  # only behind FAST_STAGE (checked at import)
     from pygit2.ffi import C
 
     st = full.stat()
