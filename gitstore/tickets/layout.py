@@ -15,6 +15,7 @@ ASCII-escaped), trailing newline, so ``git diff`` and ``git blame`` are line-pre
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -79,8 +80,11 @@ def file_name(kind: str, t_no: str) -> str:
     return f"{kind}_{t_no}.json"
 
 
+@functools.lru_cache(maxsize=65536)
 def ticket_path(kind: str, t_no: str) -> str:
     """Return the repository path of a ticket file (``kind`` is ``E``, ``I`` or ``T``).
+
+    Paths are cached (the write path asks for them several times per update).
 
     Raises:
         InvalidTicketNumber: if ``t_no`` is not valid.
@@ -90,7 +94,7 @@ def ticket_path(kind: str, t_no: str) -> str:
 
 
 def ticket_paths(t_no: str) -> dict[str, str]:
-    """Return ``{"E": path, "I": path, "T": path}`` for a ticket."""
+    """Return ``{"E": path, "I": path, "T": path}`` for a ticket (a new dict each call)."""
     return {kind: ticket_path(kind, t_no) for kind in KINDS}
 
 
