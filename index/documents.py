@@ -212,8 +212,8 @@ def plan_change(t_no: str, commit: str, old: Any | None, new: Any | None, *, cer
         else:
             change.replace_kinds.append(kind)
             change.documents += conversation_documents(new, kind)
-            old_ids = {m.message_id for m in before.messages}
-            ids = [m.message_id for m in after.messages if m.message_id not in old_ids]
+            before_ids = {m.message_id for m in before.messages}
+            ids = [m.message_id for m in after.messages if m.message_id not in before_ids]
             if ids:
                 change.added[KIND_NAMES[kind]] = ids
             change.kinds.append(KIND_NAMES[kind])

@@ -96,7 +96,7 @@ class ImportLedger:
         ids: set[str] = set()
         for kind, blob in blobs.items():
             try:
-                raw = json.loads(repo[blob].data)
+                raw = json.loads(repo[blob].read_raw())
             except ValueError:
                 raw = {}  # the full read when writing reports the broken file
             if not isinstance(raw, dict):
