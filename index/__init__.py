@@ -26,7 +26,7 @@ from typing import Any
 _EXPORTS = {
     "SearchIndex": "gitstore_index.store_index",
     "IndexStatus": "gitstore_index.store_index",
-    "TicketChange": "gitstore_index.documents",
+    "IndexChange": "gitstore_index.documents",
     "search_store": "gitstore_index.search:search",  # not "search": that is the submodule's name
     "SearchResults": "gitstore_index.search",
     "Hit": "gitstore_index.search",

@@ -122,7 +122,7 @@ def ticket_documents(files: Any) -> list[dict[str, Any]]:
 
 
 @dataclass
-class TicketChange:
+class IndexChange:
     """What the index must do for one ticket, and what changed (for ``watch --json``).
 
     Attributes:
@@ -165,7 +165,7 @@ class TicketChange:
         }
 
 
-def plan_change(t_no: str, commit: str, old: Any | None, new: Any | None, *, certain: bool = True) -> TicketChange:
+def plan_change(t_no: str, commit: str, old: Any | None, new: Any | None, *, certain: bool = True) -> IndexChange:
     """Compare a ticket at two commits and plan the smallest index change.
 
     Args:
@@ -179,9 +179,9 @@ def plan_change(t_no: str, commit: str, old: Any | None, new: Any | None, *, cer
             unreadable): every document of the ticket is then replaced.
 
     Returns:
-        A TicketChange; ``empty`` when nothing indexed differs.
+        A IndexChange; ``empty`` when nothing indexed differs.
     """
-    change = TicketChange(t_no, commit)
+    change = IndexChange(t_no, commit)
     if new is None:
         change.deleted = True
         change.kinds = [KIND_NAMES[k] for k in "EIT"] if old is not None else []

@@ -29,7 +29,7 @@ from gitstore.errors import RevisionNotFound, TicketNotFound, ValidationError
 from gitstore.history.changes import changed_tickets, commit_or_none
 from gitstore.store import Store
 from gitstore_index.compat import whoosh
-from gitstore_index.documents import TicketChange, plan_change, ticket_documents
+from gitstore_index.documents import IndexChange, plan_change, ticket_documents
 from gitstore_index.lock import IndexLock
 from gitstore_index.paths import index_dir, lock_path
 from gitstore_index.schema import KIND_NAMES, SCHEMA_VERSION, make_schema
@@ -314,7 +314,7 @@ class SearchIndex:
             self._ix = None
             self._load()
 
-    def catch_up(self) -> list[TicketChange]:
+    def catch_up(self) -> list[IndexChange]:
         """Bring the index from its recorded commit to HEAD by a tree diff.
 
         Only tickets whose files differ are read (at both commits) and only what
@@ -353,7 +353,7 @@ class SearchIndex:
 
     def plan_changes(
         self, old: str | None, new: str, *, certain: bool = True, also: set[str] | frozenset = frozenset(), quiet: bool = False
-    ) -> list[TicketChange]:
+    ) -> list[IndexChange]:
         """Plan the index changes that bring tickets from commit ``old`` to ``new``.
 
         Reads only the tickets whose files differ (tree diff), plus ``also``, at both
@@ -378,7 +378,7 @@ class SearchIndex:
                 changes.append(change)
         return changes
 
-    def apply_event(self, event) -> list[TicketChange]:
+    def apply_event(self, event) -> list[IndexChange]:
         """Index one committed update (a ``gitstore.CommitEvent``) right after it.
 
         When the index reflects the event's parent, only the ticket's new messages
@@ -412,7 +412,7 @@ class SearchIndex:
             self._apply(changes, event.commit)
             return changes
 
-    def _apply(self, changes: list[TicketChange], target: str) -> None:
+    def _apply(self, changes: list[IndexChange], target: str) -> None:
         """Write planned changes in one Whoosh commit and record ``target``."""
         from whoosh.query import And, Term
 

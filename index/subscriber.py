@@ -33,7 +33,7 @@ class IndexSubscriber:
         lock_timeout: seconds to wait for the index writer lock.
 
     Attributes:
-        changes: every ``TicketChange`` applied through this subscriber.
+        changes: every ``IndexChange`` applied through this subscriber.
         deferred: events seen inside a batch and not yet indexed.
     """
 

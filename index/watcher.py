@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Callable
 from watchdog.events import FileSystemEventHandler
 
 from gitstore.tickets import layout
-from gitstore_index.documents import TicketChange
+from gitstore_index.documents import IndexChange
 
 if TYPE_CHECKING:
     from watchdog.observers.api import BaseObserver
@@ -51,7 +51,7 @@ class Watcher:
         debounce: seconds a ticket's (or the ref's) events must be quiet before it is
             handled.
         max_wait: seconds after a key's first event when it is handled anyway.
-        on_change: called with each ``TicketChange`` committed since the last one seen.
+        on_change: called with each ``IndexChange`` committed since the last one seen.
         on_log: called with one-line log messages (index rebuilt, invalid file …).
         lock_timeout: seconds to wait for the index writer lock per attempt.
 
@@ -65,7 +65,7 @@ class Watcher:
         *,
         debounce: float = 0.1,
         max_wait: float = 1.0,
-        on_change: Callable[[TicketChange], None] | None = None,
+        on_change: Callable[[IndexChange], None] | None = None,
         on_log: Callable[[str], None] | None = None,
         lock_timeout: float = 30.0,
     ):
@@ -209,7 +209,7 @@ class Watcher:
         except KeyboardInterrupt:
             return
 
-    def handle(self, keys: list[str]) -> list[TicketChange]:
+    def handle(self, keys: list[str]) -> list[IndexChange]:
         """Bring the index to HEAD and report what changed since the last report.
 
         Never raises for a bad file or a busy index: it logs one line, and a busy
@@ -223,7 +223,7 @@ class Watcher:
         try:
             index.catch_up()
             head = str(self.store.head().id)
-            changes: list[TicketChange] = []
+            changes: list[IndexChange] = []
             if head != self.seen:
                 previous, self.seen = self.seen, head
                 changes = index.plan_changes(previous, head, quiet=True) if self.on_change else []

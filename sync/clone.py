@@ -8,6 +8,7 @@ from pathlib import Path
 import pygit2
 
 from gitstore.errors import RemoteError, StoreExistsError
+from gitstore.objects.refs import BRANCH
 from gitstore.store import Store
 from gitstore_sync.hub import init_hub
 from gitstore_sync.pull import looks_like_store
@@ -52,13 +53,13 @@ def clone(url: str, path: str | Path, *, bare: bool = False, fsync: bool = True)
         repo = pygit2.clone_repository(source, str(target), bare=bare, callbacks=SyncCallbacks(source))
         if not any(name.startswith(("refs/heads/", "refs/remotes/", "refs/tags/")) for name in repo.references):
             return _clone_empty(url, source, target, created, bare=bare, fsync=fsync)
-        if "refs/heads/main" not in repo.references:
+        if BRANCH not in repo.references:
             raise RemoteError(f"{url} is not a gitstore store: it has no refs/heads/main")
-        head = repo.references["refs/heads/main"].peel(pygit2.Commit)
+        head = repo.references[BRANCH].peel(pygit2.Commit)
         if not looks_like_store(repo, head):
             raise RemoteError(f"{url} is not a gitstore store: its main has no Tickets/ and no gitstore .gitattributes")
-        if repo.head_is_unborn or repo.head.name != "refs/heads/main":
-            repo.set_head("refs/heads/main")
+        if repo.head_is_unborn or repo.head.name != BRANCH:
+            repo.set_head(BRANCH)
             if not bare:
                 repo.checkout_head(strategy=pygit2.enums.CheckoutStrategy.FORCE)
         repo.config["gitstore.version"] = "1"

@@ -35,7 +35,7 @@ from gitstore_sync.filemerge import LostValue, canonical
 from gitstore_sync.remotes import resolve_remote
 from gitstore_sync.signedmode import check_pull
 from gitstore_sync.transport import fetch_main, url_of
-from gitstore_sync.treemerge import TicketChange, merge_commits
+from gitstore_sync.treemerge import TicketMergeResult, merge_commits
 
 MAX_TRAILER_VALUE = 400
 """Longest JSON value written into a ``Lost-Value:`` trailer, in characters (longer ones
@@ -67,7 +67,7 @@ class PullResult:
     before: str
     after: str
     theirs: str | None
-    tickets: list[TicketChange] = field(default_factory=list)
+    tickets: list[TicketMergeResult] = field(default_factory=list)
     lost: list[LostValue] = field(default_factory=list)
     unverified: list[SignatureCheck] = field(default_factory=list)
 
@@ -195,7 +195,7 @@ def _merge(
 def merge_message(
     label: str,
     theirs: pygit2.Commit,
-    tickets: list[TicketChange],
+    tickets: list[TicketMergeResult],
     lost: list[LostValue],
     actor: str,
     agent: str | None,

@@ -20,6 +20,7 @@ from pathlib import Path
 import pygit2
 
 from gitstore.errors import RemoteError
+from gitstore.objects.refs import BRANCH
 
 _SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -150,4 +151,4 @@ def set_upstream(repo: pygit2.Repository, name: str) -> None:
     (``branch.main.remote``, ``branch.main.merge``): a plain ``git pull``/``git push``
     and gitstore's own commands then default to it."""
     repo.config["branch.main.remote"] = name
-    repo.config["branch.main.merge"] = "refs/heads/main"
+    repo.config["branch.main.merge"] = BRANCH

@@ -30,7 +30,7 @@ from gitstore_sync.filemerge import FileMerge, LostValue, merge_json_objects, me
 
 
 @dataclass
-class TicketChange:
+class TicketMergeResult:
     """What a pull did to one ticket.
 
     Attributes:
@@ -58,7 +58,7 @@ class TreeMerge:
     """
 
     changes: dict[str, pygit2.Oid | None]
-    tickets: list[TicketChange]
+    tickets: list[TicketMergeResult]
     lost: list[LostValue]
 
 
@@ -141,7 +141,7 @@ def _ticket_results(
     merged_files: dict[str, FileMerge],
     both: set[str],
     problems: list[str],
-) -> list[TicketChange]:
+) -> list[TicketMergeResult]:
     touched: set[str] = set()
     for path in changes:
         parsed = layout.parse_path(path)
@@ -158,7 +158,7 @@ def _ticket_results(
         existed = blob_at(ours_tree, paths["T"]) is not None
         present = [k for k, b in blobs.items() if b is not None]
         if not present:
-            results.append(TicketChange(t_no, "deleted"))
+            results.append(TicketMergeResult(t_no, "deleted"))
             continue
         if len(present) < 3:
             missing = ", ".join(layout.file_name(k, t_no) for k in layout.KINDS if blobs[k] is None)
@@ -187,5 +187,5 @@ def _ticket_results(
             status = "merged"
         else:
             status = "updated" if existed else "new"
-        results.append(TicketChange(t_no, status, len(lost), lost))
+        results.append(TicketMergeResult(t_no, status, len(lost), lost))
     return results
