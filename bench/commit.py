@@ -8,7 +8,7 @@ sides, and fsync on for both (gitstore's default against git with core.fsync=all
 
 gitstore writes inside ``Store.batch(flush_interval=1.0)``: every update is its own
 commit; the working tree and ``.git/index`` catch up at most once per second, as a
-long-running agent process does (ARCHITECTURE.md "Cost at scale").
+long-running agent process does (docs/architecture-notes.md "Write path").
 
 Prints one JSON line per (store size, fsync mode): p50/p95 ms per update, updates/s,
 bytes written to .git/objects per update, and the same for the git CLI with ratios.

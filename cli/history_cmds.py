@@ -1,4 +1,4 @@
-"""History commands (issue 3): ``history``, ``diff``, ``rollback``, ``log``, ``blame``,
+"""History commands: ``history``, ``diff``, ``rollback``, ``log``, ``blame``,
 ``archive``, ``unarchive``, ``gc``. Each parses, makes one API call, prints."""
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ def history(ctx: CliContext, t_no: str, limit: int | None, as_json: bool) -> Non
     """
     from gitstore.history.log import ticket_history
 
+    if limit is not None and limit >= 2**63:
+        limit = None  # beyond any count SQLite can hold: every commit
     entries = ticket_history(ctx.store(), t_no, limit)
     if as_json:
         print_json(entries)

@@ -2,7 +2,7 @@
 
 The index lives in ``.git/gitstore/index/`` (never committed), holds one document per
 message of the E and I files and one per ticket's workflow state (T file), and records
-the commit it reflects and its schema version (ARCHITECTURE.md "Search"). Opening it
+the commit it reflects and its schema version (docs/architecture-notes.md "Search"). Opening it
 catches up from that commit to HEAD by a tree diff; writes through the gitstore API
 update it in the same process (``subscribe``); ``watch`` keeps it fresh while people
 and other programs use plain git.

@@ -2,11 +2,11 @@
 
 ``ticket_documents`` turns a ticket's three files into Whoosh documents (see
 ``schema.make_schema``). ``plan_change`` compares a ticket at two commits and says the
-least the index must do (ARCHITECTURE.md "Search cost": appending one message's
+least the index must do (docs/architecture-notes.md "Search": appending one message's
 document costs ~3 ms, replacing a ticket's documents ~85 ms):
 
-- messages appended at the end of E or I (the write path only appends: seed 000
-  §3.2.1 ``update_data``) → their documents are appended;
+- messages appended at the end of E or I (the write path only appends:
+  docs/data-model.md#update-rules) → their documents are appended;
 - any other change to a conversation's messages (a hand edit, a rollback, a merge that
   interleaved messages) → that conversation's documents are replaced;
 - a change of any workflow field → the workflow document is replaced;
@@ -36,7 +36,7 @@ def message_document(t_no: str, kind: str, message: Any, conversation: Any) -> d
     Args:
         t_no: the ticket.
         kind: ``E`` or ``I``.
-        message: an ``ExternalMessage`` or ``InternalMessage`` (seed 000 §3.1.1/§3.1.2).
+        message: an ``ExternalMessage`` or ``InternalMessage`` (docs/data-model.md#e-file, #i-file).
         conversation: the message's E or I model (E gives the platform).
     """
     if kind == "E":

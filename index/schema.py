@@ -12,7 +12,7 @@ fields. Identifier fields people type in filters (``sender_id``, ``platform``,
 ``--sender-id AnaR`` match whatever case the data used.
 
 Change ``SCHEMA_VERSION`` whenever the fields or the document content change: an index
-recorded with another version is rebuilt on open (ARCHITECTURE.md "Search").
+recorded with another version is rebuilt on open (docs/architecture-notes.md "Search").
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The search index of a store: open, catch up from its recorded commit, rebuild, status.
 
-The index is derived data (ARCHITECTURE.md "Search"): it records the commit it
+The index is derived data (docs/architecture-notes.md "Search"): it records the commit it
 reflects (``state.json``) and, whenever it is opened or asked to search, catches up
 from that commit to HEAD by a tree diff (``gitstore.history.changes.changed_tickets``), so a
 pull, a plain ``git commit`` or a crash can never leave search silently stale. An

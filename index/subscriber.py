@@ -1,6 +1,6 @@
 """Keep the index fresh in the process that writes: subscribe it to the store.
 
-The store never imports ``index/`` (ARCHITECTURE.md "The write path", step 7):
+The store never imports ``index/`` (docs/architecture.md "The path of one update", step 7):
 whoever opens both subscribes the index. ``subscribe_index(store)`` registers an
 ``IndexSubscriber`` that indexes each committed update right after its commit (new
 messages appended, changed documents replaced). It opens the index only on the first

@@ -1,6 +1,6 @@
 """Sync between sites: remotes, fetch/push, the semantic three-way merge of ticket files.
 
-Sites replicate through git remotes (ARCHITECTURE.md "Sync between sites"):
+Sites replicate through git remotes (docs/architecture-notes.md "Sync"):
 
 - ``remotes``: ``add_remote``, ``list_remotes``, ``remove_remote`` (URLs: paths,
   ``file://``, ``git://``, ``ssh://``, ``https://``);

@@ -1,4 +1,4 @@
-"""The semantic three-way merge of one ticket file (ARCHITECTURE.md "Sync between sites").
+"""The semantic three-way merge of one ticket file (docs/architecture-notes.md "Sync").
 
 Given the bytes of a ticket file at the merge base and on both sides, produce the merged
 file and the values that lost a conflict. Pure: no repository, no clock, no randomness.
@@ -18,9 +18,9 @@ Rules, in order:
    the two values. Each losing value is returned as a ``LostValue``.
 5. The sync stamp (E/I ``last_updated``, T ``last_synchronized``) becomes the later of
    the two sides' stamps. Each side writes one shared timestamp on all three files of a
-   ticket (seed 000 §3.2.1), so merging E, I and T separately keeps the rule of
+   ticket (docs/data-model.md#synchronized-write), so merging E, I and T separately keeps the rule of
    ``gitstore.tickets.rules`` that the three stamps are equal.
-6. The result is validated against the schema (seed 000 §3.1) and written in canonical
+6. The result is validated against the schema (docs/data-model.md#ticket-files) and written in canonical
    form (``gitstore.tickets.layout.dumps``).
 
 Every rule is symmetric in the two sides, so ``merge(base, a, b)`` and
@@ -46,7 +46,7 @@ KEYED_LISTS = {
     "I": {"messages": "message_id", "progress_updates": "update_id"},
     "T": {"agent_decisions": "decision_id", "orchestrator_turns": "turn_id"},
 }
-"""Lists unioned by id, per file kind (seed 000 §3.1; ids added by gitstore.tickets.models).
+"""Lists unioned by id, per file kind (docs/data-model.md#merge-rules; ids added by gitstore.tickets.models).
 Other lists whose items all carry a ``timestamp`` (``phase_transitions``, a turn's
 ``completions``) are append-only logs: unioned by their whole content."""
 

@@ -1,8 +1,8 @@
 """Talking to a remote: credentials, fetch of ``main``, push with per-ref server answers.
 
-pygit2 does not raise when a server refuses a ref (ARCHITECTURE.md "Sync between
-sites"): the refusal arrives through the ``push_update_reference`` callback, and a
-hook's explanation through ``sideband_progress`` (the ``remote:`` lines of git).
+pygit2 does not raise when a server refuses a ref (docs/architecture-notes.md "Sync"):
+the refusal arrives through the ``push_update_reference`` callback, and a hook's
+explanation through ``sideband_progress`` (the ``remote:`` lines of git).
 ``push_main`` checks every ref's answer and raises ``PushRejected`` naming the ref and
 the reason.
 """

@@ -9,8 +9,8 @@
 - any other path changed differently on both sides cannot be settled.
 
 Then every ticket the merge changes (relative to ``ours``) is checked as a whole: its
-three files must parse and pass the cross-file rules (``gitstore.tickets.rules``, seed 000
-§3.2.2). Incoming files are validated too, so one broken site cannot poison another.
+three files must parse and pass the cross-file rules (``gitstore.tickets.rules``,
+docs/data-model.md#cross-file-rules). Incoming files are validated too, so one broken site cannot poison another.
 Problems are collected and raised together; nothing is written here.
 """
 

@@ -1,7 +1,7 @@
 """The audit log over the whole store (``gitstore log``), built from commit trailers.
 
 Every commit gitstore writes carries ``Ticket:``, ``Files:``, ``Actor:`` and, for
-automated agents, ``Agent:`` trailers (ARCHITECTURE.md, write path step 4). The log
+automated agents, ``Agent:`` trailers (docs/architecture.md, the path of one update, step 4). The log
 reads them from the per-ticket log's ``commits`` table (``history``), which is caught
 up with the branch before each call, so a filter by ticket, actor, agent or time is an
 indexed query and entries stream out newest first in constant memory (rows are fetched

@@ -1,7 +1,7 @@
 """Which tickets changed between two commits: a tree diff, for views derived from commits.
 
 The search index (``index/``) records the commit it reflects and catches up to HEAD by
-asking which tickets changed in between (ARCHITECTURE.md "Search"). Git answers that
+asking which tickets changed in between (docs/architecture-notes.md "Search"). Git answers that
 without reading files: ``git diff --name-only`` of the two trees skips every subtree
 whose id is the same on both sides, so the cost grows with what changed, not with the
 size of the store. The two commits need not be related (a reset or a forced fetch is

@@ -1,6 +1,6 @@
 """Per-ticket history: which commits changed a ticket, fast on large stores.
 
-Approach (the issue's second option, ARCHITECTURE.md "Reading"): a per-ticket log kept
+Approach (docs/architecture-notes.md "History"): a per-ticket log kept
 as derived data in ``.git/gitstore/history.sqlite`` (never committed; works the same in
 bare stores). It holds one row per commit reachable from ``refs/heads/main``
 (``commits``: id, author and committer time, actor, agent, summary, trailers, whether

@@ -52,7 +52,7 @@ class ImportEvent:
     Attributes:
         t_no: the ticket it belongs to.
         when: the source's time (aware UTC): author date and sync timestamp.
-        update: ``update_data`` for ``Store.update`` (seed 000 §3.2.1).
+        update: ``update_data`` for ``Store.update`` (docs/data-model.md#update-rules).
         ids: ids that identify the event (message/decision/update ids): if the ticket
             already holds all of them the event is skipped as already imported.
         create: keyword arguments for ``Store.create_ticket`` used when the ticket

@@ -1,4 +1,4 @@
-"""The store's writer lock (ARCHITECTURE.md write path, step 1).
+"""The store's writer lock (docs/architecture.md, the path of one update, step 1).
 
 The lock is ``.git/gitstore/writer.lock``, held with an OS file lock (the ``filelock``
 library: ``flock`` on POSIX). The OS releases it when the holder dies, so a lock left

@@ -1,6 +1,6 @@
 """Build a new tree by rewriting only the trees on the changed paths.
 
-ARCHITECTURE.md "Cost at scale": loading the whole tree into an index costs time in
+docs/architecture-notes.md "Write path": loading the whole tree into an index costs time in
 proportion to the store; rewriting only the trees on each changed path costs time in
 proportion to the depth and the size of those few trees.
 

@@ -1,4 +1,4 @@
-"""Bring the working tree and ``.git/index`` up to date (ARCHITECTURE.md write path, step 6).
+"""Bring the working tree and ``.git/index`` up to date (docs/architecture.md, the path of one update, step 6).
 
 Commits are built in memory and the branch moves by compare-and-swap; the working tree
 is a *view* that catches up afterwards, for the changed paths only:

@@ -5,7 +5,7 @@ Paths: ``Tickets/T_ext/<a>/<b>/<c>/E_<T_NO>.json`` (likewise ``T_int/…/I_``,
 made of the first three hex digits of SHA-1(T_NO): 16 entries per level, 4,096 leaf
 folders. A commit rewrites only the trees on the changed paths (``treewrite``), and each
 of those stays small: at 100,000 tickets a leaf holds ~24 entries, so a commit writes
-~10 KB of objects against ~7 KB at 1,000 tickets (ARCHITECTURE.md "Cost at scale").
+~10 KB of objects against ~7 KB at 1,000 tickets (docs/architecture-notes.md "Write path").
 ``gitstore ticket path T_NO`` prints where a ticket's files are.
 
 JSON is deterministic: model field order (open objects sorted), indent 2, UTF-8 (not
@@ -149,7 +149,7 @@ def locate(path: str) -> tuple[str, str]:
 
     Raises:
         ValidationError: not a ticket file name (``E_<T_NO>.json``, ``I_…``, ``T_…``),
-            or the file is not in the folder its T_NO gives (ARCHITECTURE.md "On disk").
+            or the file is not in the folder its T_NO gives (docs/data-model.md#layout).
         InvalidTicketNumber: the T_NO in the name is malformed.
     """
     parsed = parse_path(path)
