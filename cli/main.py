@@ -22,7 +22,6 @@ import sys
 
 import click
 
-from gitstore import __version__
 from gitstore_cli.session import CliContext
 
 # (module, attribute) of each top-level command, imported when the group is built.
@@ -207,7 +206,7 @@ def _from_output(exc: BaseException) -> bool:
 @click.option("--color", "color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
               help="Colour: auto colours a terminal unless NO_COLOR is set.")
 @click.option("-P", "--no-pager", is_flag=True, help="Do not page long output (the pager is $GITSTORE_PAGER, $PAGER or less).")
-@click.version_option(__version__, prog_name="gitstore")
+@click.version_option(package_name="gitstore", prog_name="gitstore")  # read on --version only: no import of gitstore at start
 @click.pass_context
 def cli(ctx: click.Context, directory: str, actor: str | None, agent: str | None, no_fsync: bool, color: str, no_pager: bool) -> None:
     """gitstore: customer-service tickets as JSON files in git.
