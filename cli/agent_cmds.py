@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import click
 
@@ -15,11 +14,9 @@ from gitstore_cli.session import CliContext, pass_cli
 
 def _json_object(text: str, what: str) -> dict:
     from gitstore.errors import ValidationError
+    from gitstore.tickets.jsontext import parse_json
 
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValidationError(f"{what} is not valid JSON: {exc.msg} at column {exc.colno}") from None
+    value = parse_json(text, f"{what} is not valid JSON")
     if not isinstance(value, dict):
         raise ValidationError(f"{what} must be a JSON object, e.g. '{{\"priority\": \"HIGH\"}}'")
     return value

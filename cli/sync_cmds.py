@@ -316,7 +316,7 @@ def hooks_pre_receive() -> None:
     """
     from gitstore_sync.hookchecks import check_receive, open_for_hook
 
-    updates = [tuple(line.split()[:3]) for line in sys.stdin.read().splitlines() if len(line.split()) >= 3]
+    updates = [tuple(line.split()) for line in sys.stdin.read().splitlines() if line.strip()]
     problems = check_receive(open_for_hook(), updates)
     for line in problems:
         click.echo(f"gitstore: {line}", err=True)

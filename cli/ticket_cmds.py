@@ -304,14 +304,8 @@ def update(ctx: CliContext, t_no: str, update_file, expected_version: str | None
       update.json: {"E": {"messages": [{"sender": "cs_agent", "sender_id": "bob",
                     "content": "On it"}]}, "T": {"assigned_member": "bob"}}
     """
-    from gitstore.errors import ValidationError
+    from gitstore.tickets.jsontext import parse_json
 
-    raw = update_file.read()
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ValidationError(f"{update_file.name}: invalid UTF-8 at byte {exc.start}") from None
-    except json.JSONDecodeError as exc:
-        raise ValidationError(f"{update_file.name}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    data = parse_json(update_file.read(), getattr(update_file, "name", "-"))
     result = ctx.store(write=True).update(t_no, data, actor=ctx.actor(), agent=ctx.agent, expected_version=expected_version)
     print_commit(result, as_json)

@@ -194,6 +194,7 @@ class Store:
                 raise NotAStoreError(f"not a gitstore store: {path} (a git repository without gitstore data)")
             repo.config["gitstore.version"] = "1"
         store = cls(repo, **kwargs)
+        store.lock.recover_stale()  # git lock files a killed gitstore writer left
         store._repair_worktree_on_open()
         return store
 
@@ -207,7 +208,12 @@ class Store:
             return  # git owns the index until the operation ends; writes refuse meanwhile
         with self.lock:
             self.worktree.clean_tmp()
-            self.last_kept = self.worktree.catch_up(self.head(), prefix="")
+            try:
+                self.last_kept = self.worktree.catch_up(self.head(), prefix="")
+            except OSError:
+                # HEAD's tree cannot be checked out here (a file where the working tree
+                # has a folder): left as it is, 'gitstore verify' reports the difference
+                self.worktree.clean_tmp()
 
     def close(self) -> None:
         """Bring the working tree up to date. The store stays usable."""
@@ -298,7 +304,15 @@ class Store:
             except KeyError:
                 missing.append(layout.file_name(kind, t_no))
                 continue
-            models[kind] = layout.loads(kind, repo[entry.id].read_raw(), layout.file_name(kind, t_no))
+            name = layout.file_name(kind, t_no)
+            if entry.filemode not in (pygit2.GIT_FILEMODE_BLOB, pygit2.GIT_FILEMODE_BLOB_EXECUTABLE):
+                raise ValidationError(f"{name} at {where} is not a file (a submodule or link; run 'gitstore verify')")
+            try:
+                models[kind] = layout.loads(kind, repo[entry.id].read_raw(), name)
+            except ValidationError:
+                raise
+            except (ValueError, RecursionError) as exc:  # an integer beyond 4,300 digits, nesting too deep
+                raise ValidationError(f"{name}: unreadable JSON ({type(exc).__name__}; run 'gitstore verify')") from None
         if len(missing) == 3:
             raise TicketNotFound(f"ticket {t_no} not found at {where}")
         if missing:

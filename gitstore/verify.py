@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +25,7 @@ import pygit2
 
 from gitstore.errors import GitStoreError
 from gitstore.store import Store
+from gitstore.storeshape import tree_problems
 from gitstore.tickets import layout
 from gitstore.tickets.files import TicketFiles
 from gitstore.tickets.rules import cross_file_problems
@@ -113,9 +115,11 @@ def verify_store(store: Store, t_no: str | None = None, *, objects: bool = True)
                 pass
         if t_no not in by_ticket:
             problems.append(Problem(t_no, None, "no such ticket"))
-    elif layout.ROOT in head.tree:
+    shapes = tree_problems(repo, head.tree) if t_no is None else []
+    problems += [Problem(None, line.split(": ", 1)[0], line.split(": ", 1)[-1]) for line in shapes]
+    if t_no is None and layout.ROOT in head.tree and not any(line.startswith(layout.ROOT + ":") for line in shapes):
         root = repo[head.tree[layout.ROOT].id]
-        assert isinstance(root, pygit2.Tree)  # Tickets/ is a folder
+        assert isinstance(root, pygit2.Tree)  # Tickets/ is a folder (shape checked above)
         for path, entry in _walk_blobs(repo, root, layout.ROOT):
             try:
                 kind, number = layout.locate(path)
@@ -125,11 +129,36 @@ def verify_store(store: Store, t_no: str | None = None, *, objects: bool = True)
                 continue
             by_ticket.setdefault(number, {})[kind] = (path, entry)
     for number in sorted(by_ticket):
+        if any(entry.filemode not in (pygit2.GIT_FILEMODE_BLOB, pygit2.GIT_FILEMODE_BLOB_EXECUTABLE)
+               for _path, entry in by_ticket[number].values()):
+            if t_no is not None:
+                problems.append(Problem(number, None, "a submodule (gitlink) or link where a ticket file belongs"))
+            continue  # for the whole store: reported by tree_problems
         problems += _check_ticket(repo, number, by_ticket[number])
     if not repo.is_bare:
         problems += _worktree_problems(repo, t_no)
     if objects and t_no is None:
         problems += _object_problems(repo)
+    problems += _lock_problems(store)
+    return problems
+
+
+STALE_LOCK_AGE = 5.0
+"""Seconds after which a git lock file counts as stale in ``verify`` (a write holds one
+for milliseconds)."""
+
+
+def _lock_problems(store: Store) -> list[Problem]:
+    problems = []
+    for path in store.lock.git_locks():
+        try:
+            age = time.time() - path.stat().st_mtime
+        except FileNotFoundError:
+            continue
+        if age >= STALE_LOCK_AGE:
+            problems.append(Problem(None, str(path), f"stale git lock file ({age:.0f} s old): git commands fail while it "
+                                    "exists; remove it if no git command is running ('gitstore repair' clears the ones "
+                                    "a killed gitstore writer left)"))
     return problems
 
 
@@ -175,6 +204,9 @@ def check_ticket_files(t_no: str, data: dict[str, bytes | None], *, canonical: b
         except GitStoreError as exc:
             problems += [FileProblem(kind, line.split(": ", 1)[-1], RULE_SCHEMA[kind])
                          for line in getattr(exc, "problems", [str(exc)])]
+            continue
+        except (ValueError, RecursionError) as exc:  # an integer beyond 4,300 digits, nesting too deep
+            problems.append(FileProblem(kind, f"unreadable JSON ({type(exc).__name__}: {str(exc).split(':', 1)[0]})", RULE_SCHEMA[kind]))
             continue
         if canonical and raw != layout.dumps(models[kind]):
             problems.append(FileProblem(kind, "not in canonical form (key order, indent 2, trailing newline)", RULE_CANONICAL))

@@ -1,8 +1,9 @@
 """What the git hooks check (``hooks/pre-commit``, ``hooks/pre-receive``).
 
 Both validate only the tickets a commit or push changes: each such ticket's three
-files must be in their folder (``gitstore.tickets.layout``), parse against the schemas (seed 000
-§3.1) and pass the cross-file rules (seed 000 §3.2.2, ``gitstore.tickets.rules``). A ticket
+files must be in their folder (``gitstore.tickets.layout``), parse against the schemas
+(docs/data-model.md#ticket-files) and pass the cross-file rules
+(docs/data-model.md#cross-file-rules, ``gitstore.tickets.rules``). A ticket
 whose three files are all deleted is accepted (a deletion). Each problem is one line
 naming the file and the rule.
 """
@@ -10,12 +11,14 @@ naming the file and the rule.
 from __future__ import annotations
 
 import os
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 import pygit2
 
 from gitstore.errors import GitStoreError
+from gitstore.objects.refs import BRANCH
 from gitstore.objects.trees import blob_at
+from gitstore.storeshape import has_tickets, tree_problems
 from gitstore.tickets import layout
 from gitstore.verify import check_ticket_files
 from gitstore_sync.pull import looks_like_store
@@ -23,6 +26,8 @@ from gitstore_sync.signedmode import incoming_failures, signed_mode
 from gitstore_sync.treemerge import changed_blobs, empty_tree
 
 ZERO = "0" * 40
+ALLOW_DELETE_ALL = "gitstore.allowDeleteAllTickets"
+"""Hub git config (boolean) that lets a push delete every ticket; refused without it."""
 
 
 def ticket_problems(t_no: str, read: Callable[[str], bytes | None]) -> list[str]:
@@ -42,7 +47,7 @@ def ticket_problems(t_no: str, read: Callable[[str], bytes | None]) -> list[str]
     return [f"{paths[p.kind]}: {p.message} ({p.rule})" for p in found]
 
 
-def changed_tickets(paths: Iterable[str]) -> tuple[set[str], list[str]]:
+def tickets_and_path_problems(paths: Iterable[str]) -> tuple[set[str], list[str]]:
     """Group changed repository paths into T_NOs; also return problems for paths under
     ``Tickets/`` that are not ticket files or sit in the wrong folder."""
     tickets: set[str] = set()
@@ -53,7 +58,7 @@ def changed_tickets(paths: Iterable[str]) -> tuple[set[str], list[str]]:
         try:
             _kind, t_no = layout.locate(path)
         except GitStoreError as exc:
-            problems.append(f"{path}: {exc} (ARCHITECTURE.md on disk)")
+            problems.append(f"{path}: {exc} (docs/data-model.md#layout)")
             continue
         tickets.add(t_no)
     return tickets, problems
@@ -89,7 +94,7 @@ def check_staged(repo: pygit2.Repository, index_file: str | None = None) -> list
         entries = {e.path: e.id for e in index if e.path.startswith(layout.ROOT + "/")}
         changed = {p for p, oid in entries.items() if blob_at(head_tree, p) != oid}
         changed |= {p for p in _tree_paths(repo, head_tree, layout.ROOT) if p not in entries}
-    tickets, problems = changed_tickets(changed)
+    tickets, problems = tickets_and_path_problems(changed)
 
     def read(path: str) -> bytes | None:
         try:
@@ -103,7 +108,7 @@ def check_staged(repo: pygit2.Repository, index_file: str | None = None) -> list
     return problems
 
 
-def check_receive(repo: pygit2.Repository, updates: Iterable[tuple[str, str, str]]) -> list[str]:
+def check_receive(repo: pygit2.Repository, updates: Iterable[Sequence[str]]) -> list[str]:
     """Validate a push (the pre-receive hook of a hub).
 
     Args:
@@ -113,30 +118,43 @@ def check_receive(repo: pygit2.Repository, updates: Iterable[tuple[str, str, str
     The first push to an empty hub (old id all zeros) creates ``main``; it must be a
     gitstore store (``pull.looks_like_store``). In signed mode (``signedmode``) every
     pushed commit must verify (``history.signatures``): each one that does not is a
-    problem naming the commit, its actor and the rule.
+    problem naming the commit, its actor and the rule. Everything a site will read is
+    checked too (``gitstore.storeshape.tree_problems``: the configuration, the merge
+    driver's ``.gitattributes`` line, the shape of ``Tickets/``); a push that deletes every
+    ticket needs ``ALLOW_DELETE_ALL`` on the hub; refs outside ``refs/heads/`` (tags,
+    notes) and malformed lines are refused.
 
     Returns:
         Problems, one line each, naming the ref, the file and the rule.
     """
     problems = []
     signed = signed_mode(repo)
-    for old, new, ref in updates:
+    for update in updates:
+        if len(update) != 3 or not all(_is_object_id(value) for value in update[:2]):
+            problems.append(f"malformed pre-receive line {' '.join(map(str, update))!r}: expected '<old id> <new id> <ref>'")
+            continue
+        old, new, ref = update
+        if not ref.startswith("refs/heads/"):
+            problems.append(f"{ref}: a hub serves branches only (refs/heads/*); tags, notes and other refs are refused")
+            continue
         if new == ZERO:
-            if ref == "refs/heads/main":
+            if ref == BRANCH:
                 problems.append(f"{ref}: deleting the store's main branch is not allowed")
             continue
-        if not ref.startswith("refs/heads/"):
+        try:
+            new_commit = repo[new].peel(pygit2.Commit)
+            old_commit = repo[old].peel(pygit2.Commit) if old != ZERO else None
+        except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
+            problems.append(f"{ref}: {old[:12]}..{new[:12]} is not a pair of commits the hub can read")
             continue
-        new_commit = repo[new].peel(pygit2.Commit)
-        if old != ZERO:
-            old_commit = repo[old].peel(pygit2.Commit)
+        if old_commit is not None:
             if not repo.descendant_of(new_commit.id, old_commit.id):
                 problems.append(f"{ref}: non-fast-forward push refused (pull and merge first)")
                 continue
             old_tree = old_commit.tree
         else:
             old_tree = empty_tree(repo)
-            if ref == "refs/heads/main" and not looks_like_store(repo, new_commit):
+            if ref == BRANCH and not looks_like_store(repo, new_commit):
                 problems.append(
                     f"{ref}: not a gitstore store (no Tickets/ and no gitstore .gitattributes): a hub takes gitstore stores only"
                 )
@@ -145,7 +163,14 @@ def check_receive(repo: pygit2.Repository, updates: Iterable[tuple[str, str, str
             known = [] if old == ZERO else [pygit2.Oid(hex=old)]
             problems += [f"{ref}: commit {f.commit[:12]} (actor {f.actor}): {f.reason} [signed mode: {f.rule}]"
                          for f in incoming_failures(repo, new_commit, known)]
-        tickets, path_problems = changed_tickets(changed_blobs(repo, old_tree, new_commit.tree))
+        shape = tree_problems(repo, new_commit.tree, old_tree)
+        if old != ZERO and has_tickets(repo, old_tree) and not has_tickets(repo, new_commit.tree) \
+                and not _config_true(repo, ALLOW_DELETE_ALL):
+            shape.append(f"deletes every ticket: refused (set {ALLOW_DELETE_ALL}=true on the hub to allow it)")
+        problems += [f"{ref}: {line}" for line in shape]
+        if shape:
+            continue  # the ticket checks below read the tree's shape
+        tickets, path_problems = tickets_and_path_problems(changed_blobs(repo, old_tree, new_commit.tree))
         problems += [f"{ref}: {line}" for line in path_problems]
         tree = new_commit.tree
 
@@ -156,6 +181,17 @@ def check_receive(repo: pygit2.Repository, updates: Iterable[tuple[str, str, str
         for t_no in sorted(tickets):
             problems += [f"{ref}: {line}" for line in ticket_problems(t_no, read)]
     return problems
+
+
+def _is_object_id(value: object) -> bool:
+    return isinstance(value, str) and len(value) in (40, 64) and all(c in "0123456789abcdef" for c in value)
+
+
+def _config_true(repo: pygit2.Repository, key: str) -> bool:
+    try:
+        return repo.config.get_bool(key)
+    except (KeyError, pygit2.GitError, ValueError):
+        return False
 
 
 def open_for_hook(path: str = ".") -> pygit2.Repository:

@@ -101,7 +101,7 @@ LAYERS = {
     "gitstore.writer": 4,
     "gitstore.store": 5,
     "gitstore.verify": 6, "gitstore.handedit": 6, "gitstore.maintenance": 6,
-    "gitstore.signers": 6, "gitstore.listing": 6, "gitstore.configkeys": 6, "gitstore": 7,
+    "gitstore.signers": 6, "gitstore.listing": 6, "gitstore.configkeys": 6, "gitstore.storeshape": 6, "gitstore": 7,
     "gitstore.agents": 8, "gitstore.importers": 8,
 }
 """Module prefix → layer: a module may import only its own layer's modules or lower ones."""

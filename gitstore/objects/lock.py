@@ -7,7 +7,9 @@ git's own lock files (``refs/heads/main.lock``, ``index.lock``) from the middle 
 ref or index update. The holder therefore records itself in ``writer.pid`` while it
 holds the lock; whoever takes the lock next and finds a ``writer.pid`` of a process
 that no longer runs knows the previous writer died inside its tenure and removes
-git's lock files created since then (stale-lock recovery).
+git's lock files and the pack writer's temporary files created since then, unless a
+git command runs in the repository (stale-lock recovery, ``WriterLock._recover``);
+``Store.open`` runs it too (``recover_stale``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from gitstore.errors import LockTimeout
+from gitstore.objects.packs import litter
 
 GIT_LOCKS = ("refs/heads/main.lock", "index.lock", "packed-refs.lock", "HEAD.lock")
 
@@ -31,6 +34,28 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _git_running(git_dir: Path) -> bool | None:
+    """True if a ``git`` process runs in this repository (its working directory inside
+    the repository's folder); None where processes cannot be listed (no ``/proc``)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    top = os.path.realpath(git_dir.parent if git_dir.name == ".git" else git_dir)
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            comm = (entry / "comm").read_text().strip()
+            if comm != "git" and not comm.startswith("git-"):
+                continue
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            continue
+        if cwd == top or cwd.startswith(top + os.sep):
+            return True
+    return False
 
 
 class WriterLock:
@@ -50,6 +75,7 @@ class WriterLock:
         self._pid_file = self.dir / "writer.pid"
         self._depth = 0
         self.recovered: list[str] = []
+        """Stale files this object removed (``recover_stale``, ``acquire``), oldest first."""
 
     def acquire(self) -> None:
         """Take the lock (re-entrant), recovering what a dead previous holder left.
@@ -68,7 +94,7 @@ class WriterLock:
                 f"after {self.timeout:g} s"
             ) from None
         self._depth = 1
-        self.recovered = self._recover()
+        self.recovered += self._recover()
         self._pid_file.write_text(f"{os.getpid()} {time.time():.6f}\n")
 
     def release(self) -> None:
@@ -88,7 +114,44 @@ class WriterLock:
         """True while this object holds the lock."""
         return self._depth > 0
 
+    def git_locks(self) -> list[Path]:
+        """git's lock files present now (``GIT_LOCKS``), whoever left them."""
+        return [self.git_dir / name for name in GIT_LOCKS if (self.git_dir / name).exists()]
+
+    def recover_stale(self) -> list[str]:
+        """Clear git lock files a killed gitstore writer left, without waiting.
+
+        Does nothing unless a ``writer.pid`` of a dead writer and a git lock file are
+        both there; then takes the lock if it is free (never waits) and recovers as
+        ``acquire`` does. ``Store.open`` calls it so a lock left by a kill does not stay
+        until the next gitstore write (plain ``git commit`` fails on it meanwhile).
+
+        Returns:
+            The paths of the lock files removed.
+        """
+        if self._depth or not self._pid_file.exists() or not (self.git_locks() or litter(self.git_dir / "objects" / "pack", 0.0)):
+            return []
+        try:
+            self._lock.acquire(timeout=0)
+        except Timeout:
+            return []  # a live writer holds it: its files are its own
+        try:
+            removed = self._recover()
+            self.recovered += removed
+            return removed
+        finally:
+            self._lock.release()
+
     def _recover(self) -> list[str]:
+        """Remove the git lock files the dead previous holder owned.
+
+        A lock file is the dead writer's only if it appeared during its tenure
+        (modified at or after ``writer.pid``'s start time) and no git command runs in
+        this repository now (``_git_running``): a ``git commit`` waiting for its editor
+        keeps ``index.lock`` without holding it open, and must not lose it. Where the
+        processes cannot be listed (no ``/proc``), nothing is removed and ``verify``
+        reports the lock instead.
+        """
         try:
             pid_text, started = self._pid_file.read_text().split()
             pid, since = int(pid_text), float(started)
@@ -96,13 +159,21 @@ class WriterLock:
             return []
         if pid != os.getpid() and _alive(pid):
             return []  # holder still runs (a forked child?): leave its files alone
-        removed = []
-        for name in GIT_LOCKS:
-            path = self.git_dir / name
+        removed: list[str] = []
+        candidates = []
+        for path in self.git_locks():
             try:
                 if path.stat().st_mtime >= since - 1.0:
-                    path.unlink()
-                    removed.append(str(path))
+                    candidates.append(path)
+            except FileNotFoundError:
+                continue
+        candidates += litter(self.git_dir / "objects" / "pack", since - 1.0)
+        if candidates and _git_running(self.git_dir) is not False:
+            return removed  # a git command may own them (or we cannot tell): keep them
+        for path in candidates:
+            try:
+                path.unlink()
+                removed.append(str(path))
             except FileNotFoundError:
                 continue
         self._pid_file.unlink(missing_ok=True)

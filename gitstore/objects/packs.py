@@ -138,6 +138,37 @@ def _entry_header(type_: int, size: int) -> bytes:
     return bytes(out)
 
 
+TMP_PREFIX = "tmp_gitstore_"
+"""Name prefix of the temporary files a pack write renames into place."""
+
+
+def litter(pack_dir: Path, since: float) -> list[Path]:
+    """Files a writer killed mid-pack leaves in ``objects/pack`` (modified at or after ``since``).
+
+    Its temporary files (``TMP_PREFIX``) and a ``.pack`` whose ``.idx`` never came (the
+    ``.pack`` is written first, under its final name: git ignores it without an index).
+
+    Args:
+        pack_dir: the repository's ``objects/pack`` folder.
+        since: UTC seconds since the epoch; older files are left alone.
+    """
+    found = []
+    try:
+        entries = list(os.scandir(pack_dir))
+    except FileNotFoundError:
+        return []
+    for entry in entries:
+        orphan = entry.name.endswith(".pack") and not (pack_dir / (entry.name[:-5] + ".idx")).exists()
+        if not (entry.name.startswith(TMP_PREFIX) or orphan):
+            continue
+        try:
+            if entry.stat().st_mtime >= since:
+                found.append(Path(entry.path))
+        except FileNotFoundError:
+            continue
+    return sorted(found)
+
+
 def _write_file(folder: Path, name: str, data: bytes, fsync: bool, atomic: bool = True) -> None:
     if not atomic:  # the .pack: invisible to git until its .idx exists
         fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o444)
@@ -148,7 +179,7 @@ def _write_file(folder: Path, name: str, data: bytes, fsync: bool, atomic: bool 
         finally:
             os.close(fd)
         return
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="tmp_gitstore_")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=TMP_PREFIX)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
