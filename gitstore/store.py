@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 import random
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -1014,6 +1014,10 @@ def _looks_like_store(repo: pygit2.Repository) -> bool:
     return layout.ROOT in tree
 
 
+PESSIMISTIC_AFTER = 3
+"""Conflicts after which ``retry_on_conflict`` holds the writer lock across read and write."""
+
+
 def retry_on_conflict(
     store: Store,
     t_no: str,
@@ -1029,19 +1033,26 @@ def retry_on_conflict(
     ``expected_version`` taken from that read. On ConflictError the ticket is read
     again and ``write`` called again, after an exponential backoff with jitter
     (``backoff`` · 2^n seconds, capped at ``max_backoff``), at most ``attempts`` times.
+    The last attempt (and every one after ``PESSIMISTIC_AFTER`` conflicts) reads and
+    writes holding the writer lock, so no other gitstore writer can come between: a
+    caller under heavy contention waits for the lock instead of giving up.
 
     Returns:
         What ``write`` returns.
 
     Raises:
-        ConflictError: still conflicting after the last attempt.
+        ConflictError: still conflicting after the last attempt (a writer that does not
+            take gitstore's lock, e.g. a plain git command, moved the branch).
+        LockTimeout: a locked attempt waited longer than the store's lock timeout.
         Whatever ``write`` raises otherwise (at once).
     """
     for attempt in range(attempts):
-        head = store.head()
-        files = store.read(t_no, at=head)
+        locked = attempt == attempts - 1 or attempt >= PESSIMISTIC_AFTER
         try:
-            return write(files, head)
+            with store.lock if locked else nullcontext():
+                head = store.head()
+                files = store.read(t_no, at=head)
+                return write(files, head)
         except ConflictError:
             if attempt == attempts - 1:
                 raise

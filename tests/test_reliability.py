@@ -339,3 +339,30 @@ def test_open_removes_the_pack_litter_of_a_killed_writer(tmp_path):
     garbage = [line for line in git(path, "count-objects", "-v").splitlines() if line.startswith("garbage:")]
     assert garbage == ["garbage: 0"]
     assert subprocess.run(["git", "-C", str(path), "fsck", "--strict"], capture_output=True).returncode == 0
+
+
+# ---------------------------------------------------------------- contention
+
+
+def test_update_with_retry_does_not_give_up_while_others_keep_winning(tmp_path):
+    from gitstore.errors import LockTimeout
+
+    path = make_store(tmp_path / "s")
+    mine = Store.open(path, fsync=False)
+    racer = Store.open(path, fsync=False, lock_timeout=0.1)
+    seen = []
+
+    def make(files):
+        try:  # another writer commits between our read and our write, every time it can
+            racer.add_message("1001", "E", sender="customer", sender_id="z", content=f"racer {len(seen)}", actor="z")
+            seen.append("racer won")
+        except LockTimeout:
+            seen.append("racer waited")
+        return {"E": {"messages": [{"sender": "cs_agent", "sender_id": "bob", "content": "mine"}]}}
+
+    mine.update_with_retry("1001", make, actor="bob", attempts=3, backoff=0.001)
+    assert seen == ["racer won", "racer won", "racer waited"]
+    contents = [m.content for m in mine.read("1001").external.messages]
+    assert contents == ["racer 0", "racer 1", "mine"]
+    racer.close()
+    mine.close()
