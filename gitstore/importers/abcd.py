@@ -53,6 +53,7 @@ from gitstore.importers.base import (
     iter_json_array,
     record_problem,
     source_file,
+    synthetic_clock,
 )
 from gitstore.timeutil import format_utc, parse_utc
 
@@ -214,12 +215,7 @@ def make_importer(start: str = DEFAULT_START) -> AbcdImporter:
     Raises:
         ValidationError: ``start`` is not an ISO 8601 time with a zone.
     """
-    from gitstore.errors import ValidationError
-
-    try:
-        return AbcdImporter(start)
-    except ValueError as exc:
-        raise ValidationError(f"--start {start!r}: {exc}") from None
+    return synthetic_clock(AbcdImporter, start)
 
 
 IMPORTER = AbcdImporter()

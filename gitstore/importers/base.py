@@ -34,11 +34,11 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 from tqdm import tqdm
 
-from gitstore.errors import GitStoreError, ImportFormatError, RefMovedError
+from gitstore.errors import GitStoreError, ImportFormatError, RefMovedError, ValidationError
 from gitstore.importers.ledger import ImportLedger
 from gitstore.store import Store
 from gitstore.tickets.update import APPEND_FIELDS, TicketDraft
@@ -424,3 +424,19 @@ def _drop_known(update: dict, ids: set[str]) -> dict:
         if kept:
             out[kind] = kept
     return out
+
+
+ImporterT = TypeVar("ImporterT", bound=Importer)
+
+
+def synthetic_clock(importer: type[ImporterT], start: str) -> ImporterT:
+    """Build an importer of a set without real times, whose synthetic clock starts at
+    ``start`` (SGD, ABCD: docs/importers.md).
+
+    Raises:
+        ValidationError: ``start`` is not an ISO 8601 time with a zone.
+    """
+    try:
+        return importer(start)  # type: ignore[call-arg]
+    except ValueError as exc:
+        raise ValidationError(f"--start {start!r}: {exc}") from None

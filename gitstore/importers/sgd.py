@@ -43,7 +43,15 @@ from pathlib import Path
 from typing import Iterator
 
 from gitstore.errors import ImportFormatError
-from gitstore.importers.base import RECORD_ERRORS, Importer, ImportEvent, ImportSummary, iter_json_array, record_problem
+from gitstore.importers.base import (
+    RECORD_ERRORS,
+    Importer,
+    ImportEvent,
+    ImportSummary,
+    iter_json_array,
+    record_problem,
+    synthetic_clock,
+)
 from gitstore.timeutil import format_utc, parse_utc
 
 DEFAULT_START = "2019-01-01T00:00:00Z"
@@ -177,12 +185,7 @@ def make_importer(start: str = DEFAULT_START) -> SgdImporter:
     Raises:
         ValidationError: ``start`` is not an ISO 8601 time with a zone.
     """
-    from gitstore.errors import ValidationError
-
-    try:
-        return SgdImporter(start)
-    except ValueError as exc:
-        raise ValidationError(f"--start {start!r}: {exc}") from None
+    return synthetic_clock(SgdImporter, start)
 
 
 IMPORTER = SgdImporter()
