@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 
@@ -153,7 +154,7 @@ def log(ctx: CliContext, ticket: str | None, actor: str | None, agent: str | Non
     if as_json and as_lines:
         raise click.UsageError("choose --json or --json-lines, not both")
     entries = audit_log(ctx.store(), ticket=ticket, actor=actor, agent=agent, since=since, until=until)
-    if limit is not None:
+    if limit is not None and limit <= sys.maxsize:  # beyond it: more than any store holds, every commit
         entries = itertools.islice(entries, limit)
     if as_json:
         first = True

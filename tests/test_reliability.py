@@ -366,3 +366,11 @@ def test_update_with_retry_does_not_give_up_while_others_keep_winning(tmp_path):
     assert contents == ["racer 0", "racer 1", "mine"]
     racer.close()
     mine.close()
+
+
+def test_log_limit_beyond_any_index_lists_every_commit(tmp_path, runner):
+    path = make_store(tmp_path / "s")
+    result = gs_cli(runner, path, "log", "-n", "99999999999999999999", "--json")
+    assert result.exit_code == 0, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert len(json.loads(result.output)) == int(git(path, "rev-list", "--count", "HEAD"))
