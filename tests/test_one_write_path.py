@@ -286,3 +286,18 @@ def test_whole_file_writes_create_tickets_and_obey_roles(store):
     with pytest.raises(AccessDenied, match="internal"):
         store.replace_files("2001", files.with_file("I", internal), actor="bob", summary="Edit I")
     assert store.head().id == before
+
+
+def test_the_package_exports_every_error_and_every_export_resolves():
+    import inspect
+
+    import gitstore
+    import gitstore.errors
+
+    errors = {n for n, c in vars(gitstore.errors).items()
+              if inspect.isclass(c) and issubclass(c, Exception) and c.__module__ == "gitstore.errors"}
+    assert errors <= set(gitstore.__all__)
+    for name in gitstore.__all__:
+        assert getattr(gitstore, name) is not None, name
+    for name in errors:
+        assert issubclass(getattr(gitstore, name), gitstore.GitStoreError), name
