@@ -374,3 +374,58 @@ def test_log_limit_beyond_any_index_lists_every_commit(tmp_path, runner):
     assert result.exit_code == 0, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     assert len(json.loads(result.output)) == int(git(path, "rev-list", "--count", "HEAD"))
+
+
+def queued(queue) -> int:
+    return len([n for n in os.listdir(queue) if not n.startswith(".")]) if queue.exists() else 0
+
+
+def test_writers_waiting_for_the_lock_are_served_in_arrival_order(tmp_path):
+    import threading
+
+    from gitstore.objects.lock import WriterLock
+
+    path = make_store(tmp_path / "s")
+    git_dir = path / ".git"
+    holder = WriterLock(git_dir)
+    holder.acquire()
+    queue = git_dir / "gitstore" / "writer.queue"
+    served: list[str] = []
+    threads = []
+    for name in ("first", "second", "third"):
+        lock = WriterLock(git_dir, timeout=60)
+
+        def wait(lock=lock, name=name):
+            try:
+                with lock:
+                    served.append(name)
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+                served.append(f"{name}: {exc!r}")
+
+        before = queued(queue)
+        thread = threading.Thread(target=wait)
+        thread.start()
+        threads.append(thread)
+        for _ in range(30_000):  # until this waiter is queued (at most ~30 s): the next one arrives after it
+            if queued(queue) > before:
+                break
+            thread.join(0.001)
+        assert queued(queue) > before, f"{name} never queued for the lock"
+    holder.release()
+    for thread in threads:
+        thread.join(60)
+    assert served == ["first", "second", "third"]
+    assert [n for n in os.listdir(queue)] == []  # every waiter left the queue
+
+
+def test_a_killed_waiter_does_not_block_the_queue(tmp_path):
+    from gitstore.objects.lock import WriterLock
+
+    path = make_store(tmp_path / "s")
+    queue = path / ".git" / "gitstore" / "writer.queue"
+    queue.mkdir(parents=True, exist_ok=True)
+    (queue / f"{1:020d}-{dead_pid()}-1").write_text("")  # its waiter died: nobody holds the file
+    lock = WriterLock(path / ".git", timeout=5)
+    with lock:
+        assert lock.held
+    assert os.listdir(queue) == []

@@ -20,6 +20,11 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+try:
+    import fcntl
+except ImportError:  # not POSIX: the lock works, without the FIFO queue
+    fcntl = None  # type: ignore[assignment]
+
 from gitstore.errors import LockTimeout
 from gitstore.objects.packs import litter
 
@@ -34,6 +39,28 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _waiting(entry: Path) -> bool:
+    """True if the waiter of a queue entry still waits; a dead waiter's entry is removed."""
+    assert fcntl is not None  # only called by _wait_turn
+    try:
+        fd = os.open(entry, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True  # its waiter holds it
+    finally:
+        os.close(fd)
+    entry.unlink(missing_ok=True)  # nobody holds it: that waiter died (or just left)
+    return False
+
+
+def _leave(fd: int, entry: Path) -> None:
+    entry.unlink(missing_ok=True)
+    os.close(fd)
 
 
 def _git_running(git_dir: Path) -> bool | None:
@@ -86,13 +113,18 @@ class WriterLock:
         if self._depth:
             self._depth += 1
             return
+        deadline = time.monotonic() + self.timeout
+        turn = self._wait_turn(deadline) if self.timeout > 0 else None
         try:
-            self._lock.acquire()
+            self._lock.acquire(timeout=max(0.0, deadline - time.monotonic()), poll_interval=0.001)
         except Timeout:
             raise LockTimeout(
                 f"another writer holds the store lock ({self.dir / 'writer.lock'}) "
                 f"after {self.timeout:g} s"
             ) from None
+        finally:
+            if turn is not None:
+                _leave(*turn)
         self._depth = 1
         self.recovered += self._recover()
         self._pid_file.write_text(f"{os.getpid()} {time.time():.6f}\n")
@@ -108,6 +140,39 @@ class WriterLock:
             except FileNotFoundError:
                 pass
             self._lock.release()
+
+    def _wait_turn(self, deadline: float) -> tuple[int, Path] | None:
+        """Queue for the lock and wait until every writer queued before us is served.
+
+        The queue is ``writer.queue/``: one file per waiter, named by its arrival time
+        (UTC nanoseconds) and held with ``flock`` while it waits, so a waiter that was
+        killed is recognised (its file can be locked) and dropped. Waiting is FIFO
+        and bounded by ``deadline`` (monotonic seconds). None where ``fcntl`` is missing.
+
+        Returns:
+            ``(descriptor, path)`` of our entry, for ``_leave``.
+
+        Raises:
+            LockTimeout: writers queued before us still waited at ``deadline``.
+        """
+        if fcntl is None:
+            return None
+        queue = self.dir / "writer.queue"
+        queue.mkdir(exist_ok=True)
+        name = f"{time.time_ns():020d}-{os.getpid()}-{id(self)}"
+        entry = queue / name
+        hidden = queue / f".{name}"  # locked before it shows under its name: never taken for a dead waiter's
+        fd = os.open(hidden, os.O_CREAT | os.O_RDWR, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.replace(hidden, entry)
+        delay = 0.0005
+        while any(_waiting(queue / other) for other in sorted(os.listdir(queue)) if not other.startswith(".") and other < name):
+            if time.monotonic() >= deadline:
+                _leave(fd, entry)
+                raise LockTimeout(f"writers queued for the store lock ({self.dir / 'writer.lock'}) after {self.timeout:g} s")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.01)
+        return fd, entry
 
     @property
     def held(self) -> bool:
