@@ -135,10 +135,15 @@ class Frame:
         """
         return self.render_with_prefix(when, lists)[0]
 
-    def render_with_prefix(self, when: datetime, lists: dict[str, list[bytes]]) -> tuple[bytes, int]:
+    def render_with_prefix(
+        self, when: datetime, lists: dict[str, list[bytes]], joined: dict[str, bytes] | None = None
+    ) -> tuple[bytes, int]:
         """Return the file's bytes and the length of their stable prefix: the bytes up to
         the end of the file's first list's items, which appending to that list leaves
         unchanged (0 when the file has no such prefix).
+
+        ``joined`` may hold, per list, its items already joined by the item separator
+        (the draft keeps them, so a 5,000-item list is not joined again per update).
 
         Raises:
             ValidationError: a free-form object holds NaN or infinity (not JSON).
@@ -160,10 +165,10 @@ class Frame:
             elif piece == "":
                 out.append(stamp)
             elif lists[piece]:
-                joined = _ITEM_SEP.join(lists[piece])
-                out += [b"[\n    ", joined, b"\n  ]"]
+                text = joined[piece] if joined is not None and piece in joined else _ITEM_SEP.join(lists[piece])
+                out += [b"[\n    ", text, b"\n  ]"]
                 if index == 1:
-                    stable = len(out[0]) + 6 + len(joined)
+                    stable = len(out[0]) + 6 + len(text)
             else:
                 out.append(b"[]")
         return b"".join(out), stable
@@ -201,6 +206,7 @@ class TicketDraft:
     items: dict[ItemKey, list[bytes]]
     ids: dict[ItemKey, frozenset[str]]
     frames: dict[str, Frame] = field(default_factory=dict, compare=False)
+    joined: dict[ItemKey, bytes] = field(default_factory=dict, compare=False)
 
     @classmethod
     def from_files(cls, files: TicketFiles) -> "TicketDraft":
@@ -256,7 +262,12 @@ class TicketDraft:
             if frame is None:
                 frame = Frame(self.shells[kind], STAMP_FIELDS[kind], tuple(keys))
                 self.frames[kind] = frame
-            out[kind] = frame.render_with_prefix(when, {key: self.items[(kind, key)] for key in keys})
+            lists = {key: self.items[(kind, key)] for key in keys}
+            for key, items in lists.items():
+                if items and (kind, key) not in self.joined:
+                    self.joined[(kind, key)] = _ITEM_SEP.join(items)
+            joined = {key: self.joined[(kind, key)] for key in keys if (kind, key) in self.joined}
+            out[kind] = frame.render_with_prefix(when, lists, joined)
         return out
 
     def apply(self, update_data: Any, when: datetime) -> "AppliedUpdate":
@@ -282,7 +293,9 @@ class TicketDraft:
         items = dict(self.items)
         ids = dict(self.ids)
         frames = dict(self.frames)
-        message_ids = set(self.ids[("E", "messages")] | self.ids[("I", "messages")])
+        joined = dict(self.joined)
+        held_messages = (self.ids[("E", "messages")], self.ids[("I", "messages")])
+        new_messages: set[str] = set()  # message ids are unique across E and I
         added: dict[str, list[str]] = {}
         messages = 0
         kinds: list[str] = []
@@ -314,7 +327,8 @@ class TicketDraft:
                 values = changes[key]
                 if not isinstance(values, list):
                     raise ValidationError(f"{label}: {key} must be a list of items to append")
-                known = message_ids if key == "messages" else set(ids[(kind, key)])
+                held = held_messages if key == "messages" else (ids[(kind, key)],)
+                batch = new_messages if key == "messages" else set()
                 new_texts: list[bytes] = []
                 new_ids: list[str] = []
                 for raw in values:
@@ -324,24 +338,29 @@ class TicketDraft:
                     raw.setdefault(id_field, new_id(id_field))
                     raw.setdefault("timestamp", format_utc(when))
                     item_id = str(raw[id_field])
-                    if item_id in known:
+                    if item_id in batch or any(item_id in found for found in held):
                         raise ValidationError(f"{label}: {id_field} {item_id!r} already exists")
                     model = _validate_item(kind, key, raw, label, len(items[(kind, key)]) + len(new_texts))
                     try:
                         text = render_item(model.model_dump(mode="json"))
                     except ValueError as exc:  # NaN/Infinity in a free-form object
                         raise ValidationError(f"{label}: {key}.{len(items[(kind, key)]) + len(new_texts)}: {exc}") from None
-                    known.add(item_id)
+                    batch.add(item_id)
                     new_ids.append(item_id)
                     new_texts.append(text)
                 if new_texts:
+                    before = joined.get((kind, key))
+                    if before is not None and items[(kind, key)]:
+                        joined[(kind, key)] = before + _ITEM_SEP + _ITEM_SEP.join(new_texts)
+                    else:
+                        joined.pop((kind, key), None)
                     items[(kind, key)] = items[(kind, key)] + new_texts
                     ids[(kind, key)] = ids[(kind, key)] | frozenset(new_ids)
                     added.setdefault(kind, []).extend(new_ids)
                     messages += len(new_ids) if key == "messages" else 0
                     if kind not in kinds:
                         kinds.append(kind)
-        draft = TicketDraft(self.t_no, shells, items, ids, frames)
+        draft = TicketDraft(self.t_no, shells, items, ids, frames, joined)
         return AppliedUpdate(draft, sorted(kinds, key="EIT".index), added, messages)
 
     def replace(self, files: TicketFiles) -> "AppliedUpdate":
