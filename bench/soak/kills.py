@@ -1,7 +1,8 @@
 """Kill campaign: SIGKILL writers at random moments, then check nothing acknowledged is lost.
 
 Each round starts a child writer of one kind (``update``: single updates with fsync on;
-``bulk``: ``Store.bulk`` blocks of 5; ``gc``: updates with ``gitstore gc`` every 5), lets
+``bulk``: ``Store.bulk`` blocks of 5; ``gc``, ``index``: updates with ``gc`` or a search
+index rebuild every 5; ``rollback``: updates and rollbacks of the one before), lets
 it run a random 0.05–0.6 s and kills it and its children (``git gc``) with SIGKILL. Then: ``Store.open``, ``verify``,
 ``git fsck --strict``, every acknowledged message present exactly once, no partial
 ticket, the last acknowledged message found by search, and no git lock or pack litter
@@ -29,7 +30,7 @@ from pathlib import Path
 
 from soakcommon import HOT, ROOT, emit, fsck_strict, hot_store, leftovers, message_ids
 
-KINDS = ("update", "bulk", "gc")
+KINDS = ("update", "bulk", "gc", "index", "rollback")
 
 
 def child(kind: str, path: str, name: str) -> None:
@@ -61,6 +62,16 @@ def child(kind: str, path: str, name: str) -> None:
         n += 1
         if kind == "gc" and n % 5 == 0:
             gc(store)
+        elif kind == "index" and n % 5 == 0:
+            from gitstore_index.store_index import rebuild_index
+
+            rebuild_index(store)
+        elif kind == "rollback" and n % 2 == 0:
+            from gitstore.history.rollback import rollback
+
+            # an update nobody acknowledges, rolled back at once (to the commit before it)
+            one(HOT[n % 2], f"{mid}-undone")
+            rollback(store, HOT[n % 2], "HEAD~1", actor=name, reason="soak")
 
 
 def run_round(path: Path, kind: str, name: str, rng: random.Random) -> list[str]:
