@@ -4,14 +4,16 @@ Each input is one ``gitstore`` command run in-process (click's ``CliRunner``) on
 store holding valid tickets: hostile ticket ids (separators, ``..``, NUL, 300
 characters, unicode confusables), malformed, deeply nested and huge update JSON,
 wrong types, invalid dates and limits, unbalanced search queries, bad remote names
-and URLs, and hand-edited ticket files in broken shapes. For each it records a
+and URLs, hand-edited ticket files in broken shapes, and plain ``git push`` of broken
+content (ticket files, configuration, attributes, deleting every ticket) to a hub
+(``init_hub``, pre-receive installed). For each it records a
 traceback (an exception other than ``SystemExit``), an exit code outside the
 documented ones (0, 1, 2, 3, 130, 141; README "Errors and exit codes"), and, when the
 command failed, any change to HEAD, the refs, the working tree or ``.git/index``.
 
     python bench/soak/fuzz.py --rounds 10000 --seconds 1800
 
-Prints one JSON line: inputs, tracebacks, bad_exit_codes, changed_on_failure,
+Prints one JSON line: inputs, hub_pushes, hub_accepted_bad, tracebacks, bad_exit_codes, changed_on_failure,
 exit_codes, and one example of each kind of traceback (``examples``).
 """
 
@@ -93,6 +95,37 @@ def generate(rng: random.Random, tmp: Path) -> list[str]:
     return rng.choice(choices)
 
 
+def hostile_push(rng: random.Random, site: Path, hub: Path) -> tuple[bool, bool, bool]:
+    """Commit a broken change in ``site`` with plain git (hooks skipped) and ``git push`` it to ``hub``.
+
+    Returns:
+        ``(refused, traceback in the hook's output, hub's main unchanged)``.
+    """
+    from gitstore.tickets import layout
+
+    git = ["git", "-C", str(site)]
+    choice = rng.randrange(4)
+    if choice == 0:
+        target = site / layout.ticket_path(rng.choice("EIT"), "1001")
+        target.write_bytes(rng.choice(HAND_EDITS).encode("utf-8", "surrogateescape"))
+    elif choice == 1:
+        (site / ".gitstore").mkdir(exist_ok=True)
+        (site / ".gitstore" / "config.json").write_text(rng.choice(['{"roles": {"default": "root"}}', "[", '{"workflow": 5}',
+                                                                    '{"search": {"default_role": "x"}}']))
+    elif choice == 2:
+        with (site / ".gitattributes").open("a") as fh:
+            fh.write(rng.choice(["* -merge\n", "Tickets/** binary\n", "*.json merge=union\n"]))
+    else:
+        subprocess.run([*git, "rm", "-q", "-r", "Tickets"], capture_output=True)
+    subprocess.run([*git, "add", "-A"], capture_output=True)
+    subprocess.run([*git, "commit", "-q", "--no-verify", "-m", "hostile"], capture_output=True)
+    before = subprocess.run(["git", "--git-dir", str(hub), "rev-parse", "main"], capture_output=True, text=True).stdout
+    proc = subprocess.run([*git, "push", "-q", str(hub), "HEAD:main"], capture_output=True, text=True)
+    after = subprocess.run(["git", "--git-dir", str(hub), "rev-parse", "main"], capture_output=True, text=True).stdout
+    subprocess.run([*git, "reset", "-q", "--hard", "HEAD~1"], capture_output=True)
+    return proc.returncode != 0, "Traceback" in proc.stderr, before == after
+
+
 HAND_EDITS = ["", "{", "[]", "null", '{"ticket_id": 5}', "\xff", '{"x": ' + "[" * 50_000 + "]" * 50_000 + "}"]
 
 
@@ -123,9 +156,21 @@ def main() -> None:
                 store.add_message(t_no, "E", sender="customer", sender_id="ana", content="refund please", actor="amy")
         subprocess.run(["git", "-C", str(path), "config", "user.name", "fuzz"], check=True)
         subprocess.run(["git", "-C", str(path), "config", "user.email", "fuzz@example.invalid"], check=True)
+        from gitstore_sync.hub import init_hub
+
+        hub = tmp / "hub.git"
+        init_hub(hub)
+        subprocess.run(["git", "-C", str(path), "push", "-q", str(hub), "main"], check=True, capture_output=True)
         for n in range(args.rounds):
             if time.monotonic() - started > args.seconds:
                 break
+            if rng.random() < 0.05:  # a plain git push of invalid content to a hub
+                refused, traceback, unchanged = hostile_push(rng, path, hub)
+                counts["inputs"] += 1
+                counts["hub_pushes"] += 1
+                counts["hub_accepted_bad"] += not (refused and unchanged)
+                counts["tracebacks"] += traceback
+                continue
             edited = None
             if rng.random() < 0.1:  # a hand-edited file in a broken shape, then a command that reads it
                 edited = path / layout.ticket_path(rng.choice("EIT"), "1001")
@@ -152,7 +197,8 @@ def main() -> None:
             if edited is not None:
                 edited.write_bytes(saved)
                 subprocess.run(["git", "-C", str(path), "checkout", "-q", "--", "."], capture_output=True)
-    emit("fuzz", started, inputs=counts["inputs"], tracebacks=counts["tracebacks"], bad_exit_codes=counts["bad_exit_codes"],
+    emit("fuzz", started, inputs=counts["inputs"], hub_pushes=counts["hub_pushes"], hub_accepted_bad=counts["hub_accepted_bad"],
+         tracebacks=counts["tracebacks"], bad_exit_codes=counts["bad_exit_codes"],
          changed_on_failure=counts["changed_on_failure"], exit_codes=dict(sorted(exits.items())), examples=examples)
 
 
