@@ -2,7 +2,10 @@
 
 ``verify`` checks, at HEAD: every ticket file's name and folder, schemas, the
 cross-file rules (``rules``), orphaned tickets (only some of E/I/T exist),
-stray files under ``Tickets/``, that the working tree and index equal HEAD, and object
+stray files under ``Tickets/``, that the working tree and index equal HEAD, what every
+site reads besides tickets (``storeshape``: the configuration, the merge-driver line of
+``.gitattributes``, no submodule, link or file where ``Tickets/`` folders belong), git
+lock files left for ``STALE_LOCK_AGE`` seconds, and object
 health with ``git fsck`` (or, without a git binary, by reading every reachable object).
 Each problem is one line naming the ticket and file. Untracked files outside
 ``Tickets/`` are not problems (people keep notes in their working trees); any file
