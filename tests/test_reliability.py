@@ -429,3 +429,18 @@ def test_a_killed_waiter_does_not_block_the_queue(tmp_path):
     with lock:
         assert lock.held
     assert os.listdir(queue) == []
+
+
+@pytest.mark.parametrize("text", [DEEP, HUGE])
+def test_hand_edit_commit_of_hostile_json_is_refused_in_one_line(tmp_path, runner, text):
+    """Found by bench/soak/fuzz.py: `gitstore commit` of a file nested 50,000 deep raised
+    RecursionError. The hand edit is refused, nothing is committed, the file is kept."""
+    path = make_store(tmp_path / "s")
+    head = git(path, "rev-parse", "HEAD").strip()
+    target = path / layout.ticket_path("E", "1001")
+    target.write_text(text)
+    out = gs_cli(runner, path, "commit", "-m", "hostile")
+    assert out.exit_code == 1, out.output
+    assert out.exception is None or isinstance(out.exception, SystemExit), out.exception
+    assert "E_1001.json" in out.output and "unreadable JSON" in out.output and "Traceback" not in out.output
+    assert git(path, "rev-parse", "HEAD").strip() == head and target.read_text() == text

@@ -39,6 +39,6 @@ def parse_json(data: bytes | str, label: str) -> Any:
     except json.JSONDecodeError as exc:
         raise ValidationError(f"{label}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
     except RecursionError:
-        raise ValidationError(f"{label}: JSON nested too deeply to decode") from None
+        raise ValidationError(f"{label}: unreadable JSON (nested too deeply to decode)") from None
     except ValueError as exc:  # the int/str digit limit
-        raise ValidationError(f"{label}: unreadable JSON value ({str(exc).split(':', 1)[0]})") from None
+        raise ValidationError(f"{label}: unreadable JSON ({str(exc).split(':', 1)[0]})") from None

@@ -27,6 +27,7 @@ from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import ErrorDetails
 
 from gitstore.errors import InvalidTicketNumber, ValidationError
+from gitstore.tickets.jsontext import parse_json
 from gitstore.tickets.models import MODEL_BY_KIND
 
 ROOT = "Tickets"
@@ -189,19 +190,13 @@ def loads(kind: str, data: bytes, name: str = "") -> Any:
     label = name or kind
     try:  # fast path: pydantic-core parses and validates the bytes in one pass
         return MODEL_BY_KIND[kind].model_validate_json(data)
-    except PydanticValidationError:
+    except (PydanticValidationError, RecursionError, ValueError):
         pass  # redo it the slow way for a precise one-line message
+    raw = parse_json(data, label)  # hostile JSON (huge integers, deep nesting) is one line too
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValidationError(f"{label}: invalid UTF-8 at byte {exc.start}") from None
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValidationError(
-            f"{label}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from None
-    return validate_data(kind, raw, label)
+        return validate_data(kind, raw, label)
+    except RecursionError:
+        raise ValidationError(f"{label}: unreadable JSON (nested too deeply to validate)") from None
 
 
 def validate_data(kind: str, raw: Any, label: str) -> Any:
