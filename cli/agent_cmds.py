@@ -1,4 +1,4 @@
-"""Agent commands (issue 7): ``context``, ``decision record|confirm``, ``stage set|show|configure``,
+"""Agent commands: ``context``, ``decision record|confirm``, ``stage set|show|configure``,
 ``turn start|complete|show``, ``role set|show``."""
 
 from __future__ import annotations
@@ -333,7 +333,7 @@ def turn_show(ctx: CliContext, t_no: str, at: str | None, as_json: bool) -> None
 
 @click.group()
 def role() -> None:
-    """Roles of actors and agents (customer_facing, internal, admin; seed 000 §2.3).
+    """Roles of actors and agents (customer_facing, internal, admin; docs/data-model.md#roles).
 
     \b
     Example:

@@ -56,7 +56,7 @@ def ticket_create(ctx: CliContext, t_no: str, client_name: str, company_name: st
 @click.option("--json", "as_json", is_flag=True, help="Print the complete context as JSON.")
 @pass_cli
 def ticket_show(ctx: CliContext, t_no: str, at: str | None, as_json: bool) -> None:
-    """Show a ticket: state, unified timeline and decision trail (seed 000 §3.3.1).
+    """Show a ticket: state, unified timeline and decision trail (docs/data-model.md#complete-context).
 
     \b
     Example:
@@ -295,7 +295,7 @@ def state_set(ctx: CliContext, t_no: str, assignments: tuple[str, ...], expected
 def update(ctx: CliContext, t_no: str, update_file, expected_version: str | None, as_json: bool) -> None:
     """Apply one synchronized update touching any of E/I/T as one commit.
 
-    The file is seed 000 §3.2.1's update_data: {"E": {...}, "I": {...}, "T": {...}}.
+    The file is an update (docs/data-model.md#update-rules): {"E": {...}, "I": {...}, "T": {...}}.
     Lists messages, progress_updates and agent_decisions are appended; other fields set.
 
     \b
