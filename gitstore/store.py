@@ -70,7 +70,7 @@ from gitstore.writer import (
     signature,
 )
 
-GITATTRIBUTES = b"# gitstore: ticket files are UTF-8 JSON with LF line ends\nTickets/**/*.json text eol=lf merge=gitstore\n"
+GITATTRIBUTES = f"# gitstore: ticket files are UTF-8 JSON with LF line ends\n{layout.MERGE_DRIVER_LINE}\n".encode()
 """The ``.gitattributes`` of a new store: ticket files go through the merge driver."""
 
 STAGE_RETRIES = 5
@@ -855,18 +855,15 @@ class Store:
         )
 
     # ------------------------------------------------------------------ other commits
-    def config_section(self, name: str, defaults: dict[str, Any] | None = None, at: str | None = None) -> dict[str, Any]:
-        """Return a section of the committed configuration (``.gitstore/config.json``).
+    def config(self, name: str, defaults: dict[str, Any] | None = None, at: str | None = None) -> dict[str, Any]:
+        """Return a section of the committed configuration (``.gitstore/config.json``) at
+        HEAD or ``at``, on top of ``defaults``.
 
         Raises:
             ValidationError: the file or the section is not a JSON object.
         """
         commit = self.resolve(at)
         return section_of(read_tree_config(self.repo, commit.tree), name, defaults)
-
-    def config(self, name: str, defaults: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Return a section of the committed configuration at HEAD (``config_section``)."""
-        return self.config_section(name, defaults)
 
     def write_config_section(self, name: str, value: dict[str, Any], *, actor: str, summary: str | None = None) -> str:
         """Replace one section of the committed configuration in one commit.

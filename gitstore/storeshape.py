@@ -31,8 +31,7 @@ from gitstore.tickets.jsontext import parse_json
 from gitstore.tickets.policy import check_role, parse_policy
 
 ATTRIBUTES_PATH = ".gitattributes"
-DRIVER_LINE = "Tickets/**/*.json text eol=lf merge=gitstore"
-"""The line of ``store.GITATTRIBUTES`` that routes ticket files to the merge driver."""
+DRIVER_LINE = layout.MERGE_DRIVER_LINE
 
 _KINDS = {pygit2.GIT_FILEMODE_TREE: "folder", pygit2.GIT_FILEMODE_COMMIT: "submodule (gitlink)",
           pygit2.GIT_FILEMODE_LINK: "symbolic link"}

@@ -47,10 +47,10 @@ def set_role(store: Store, name: str, role: str, *, actor: str, agent: bool = Fa
     except PydanticError:
         raise ValidationError(f"invalid id {name!r}: letters, digits, '_', '.', ':', '@', '-'") from None
     if agent:
-        current = store.config_section("agents")
+        current = store.config("agents")
         current[name] = {**(current.get(name) or {}), "role": role}
         return store.write_config_section("agents", current, actor=actor, summary=f"Give agent {name} role {role}")
-    current = store.config_section("roles")
+    current = store.config("roles")
     actors = dict(current.get("actors") or {})
     actors[name] = role
     current["actors"] = actors

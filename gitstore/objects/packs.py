@@ -315,39 +315,43 @@ def _full_level(packs: list[tuple[str, int]], threshold: int) -> int | None:
 
 
 def read_idx_oids(idx_path: Path) -> list[bytes]:
-    """Return the raw object ids listed in a v2 pack index."""
-    data = idx_path.read_bytes()
-    if data[:4] != _IDX_MAGIC:
+    """Return the raw object ids listed in a v2 pack index, in its order.
+
+    Raises:
+        ValueError: not a v2 pack index.
+    """
+    return _idx_oids(idx_path.read_bytes(), idx_path)
+
+
+def _idx_oids(idx: bytes, idx_path: Path) -> list[bytes]:
+    if idx[:4] != _IDX_MAGIC:
         raise ValueError(f"{idx_path}: not a v2 pack index")
-    count = struct.unpack(">I", data[8 + 255 * 4 : 8 + 256 * 4])[0]
+    count = struct.unpack(">I", idx[8 + 255 * 4 : 8 + 256 * 4])[0]
     start = 8 + 256 * 4
-    return [data[start + 20 * i : start + 20 * (i + 1)] for i in range(count)]
+    return [idx[start + 20 * i : start + 20 * (i + 1)] for i in range(count)]
 
 
-def read_pack_entries(pack_path: Path, idx_path: Path) -> dict[bytes, tuple[int, int, bytes]]:
-    """Return the whole (non-delta) objects of a pack as they are stored in it.
+def read_pack_entries(pack_path: Path, idx_path: Path) -> dict[bytes, tuple[int, int, bytes] | None]:
+    """Return every object of a pack, whole objects as they are stored in it.
 
     Args:
         pack_path, idx_path: a pack (format v2) and its v2 index.
 
     Returns:
-        raw object id → ``(type, content size in bytes, zlib stream)``, for every entry
-        that is a whole object (commit, tree, blob, tag); delta entries are left out.
+        raw object id → ``(type, content size in bytes, zlib stream)`` for an entry that
+        is a whole object (commit, tree, blob, tag), None for a delta entry; in the
+        index's order.
 
     Raises:
         ValueError: the files are not a v2 pack and index.
         OSError: a file cannot be read.
     """
     idx = idx_path.read_bytes()
-    if idx[:4] != _IDX_MAGIC:
-        raise ValueError(f"{idx_path}: not a v2 pack index")
-    count = struct.unpack(">I", idx[8 + 255 * 4 : 8 + 256 * 4])[0]
-    oid_at = 8 + 256 * 4
-    offset_at = oid_at + 24 * count
-    large_at = offset_at + 4 * count
-    oids = [idx[oid_at + 20 * i : oid_at + 20 * (i + 1)] for i in range(count)]
+    oids = _idx_oids(idx, idx_path)
+    offset_at = 8 + 256 * 4 + 24 * len(oids)  # after the fan-out, the ids and the CRCs
+    large_at = offset_at + 4 * len(oids)
     offsets = []
-    for i in range(count):
+    for i in range(len(oids)):
         (value,) = struct.unpack(">I", idx[offset_at + 4 * i : offset_at + 4 * (i + 1)])
         if value & 0x80000000:
             slot = large_at + 8 * (value & 0x7FFFFFFF)
@@ -358,7 +362,7 @@ def read_pack_entries(pack_path: Path, idx_path: Path) -> dict[bytes, tuple[int,
         raise ValueError(f"{pack_path}: not a pack")
     ends = sorted(offsets) + [len(pack) - 20]
     end_of = {start: ends[i + 1] for i, start in enumerate(ends[:-1])}
-    found: dict[bytes, tuple[int, int, bytes]] = {}
+    found: dict[bytes, tuple[int, int, bytes] | None] = {}
     for raw, start in zip(oids, offsets):
         pos = start
         byte = pack[pos]
@@ -368,8 +372,7 @@ def read_pack_entries(pack_path: Path, idx_path: Path) -> dict[bytes, tuple[int,
             byte = pack[pos]
             size |= (byte & 0x7F) << shift
             shift += 7
-        if type_ in (1, 2, 3, 4):
-            found[raw] = (type_, size, pack[pos + 1 : end_of[start]])
+        found[raw] = (type_, size, pack[pos + 1 : end_of[start]]) if type_ in (1, 2, 3, 4) else None
     return found
 
 
@@ -520,15 +523,13 @@ class ObjectWriter:
         copied: dict[bytes, tuple[int, int, bytes]] = {}
         for name in list(names):
             try:
-                oids = read_idx_oids(self.pack_dir / f"{name}.idx")
                 entries = read_pack_entries(self.pack_dir / f"{name}.pack", self.pack_dir / f"{name}.idx")
             except FileNotFoundError:  # repacked away by git gc meanwhile
                 names.remove(name)
                 continue
-            for raw in oids:
+            for raw, entry in entries.items():
                 if raw in objects or raw in copied:
                     continue
-                entry = entries.get(raw)
                 if entry is not None and entry[0] != _TREE:
                     copied[raw] = entry
                 else:

@@ -38,6 +38,10 @@ MAX_T_NO_LENGTH = 64
 _T_NO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _FILE_RE = re.compile(r"^([EIT])_(.+)\.json$")
 
+MERGE_DRIVER_LINE = f"{ROOT}/**/*.json text eol=lf merge=gitstore"
+"""The ``.gitattributes`` line that routes ticket files to gitstore's merge driver
+(a new store writes it; a hub refuses a push that drops or overrides it)."""
+
 
 def validate_t_no(t_no: object) -> str:
     """Check that ``t_no`` can name a ticket and be joined into a path.
