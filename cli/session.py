@@ -83,6 +83,17 @@ class CliContext:
 
         return start_pager(self.pager)
 
+    def viewer(self) -> str | None:
+        """The identity whose role decides what a read shows: the actor when one is
+        known (--actor, GITSTORE_ACTOR, git's user.name), else None (the store's
+        default role)."""
+        if self.actor_option:
+            return self.actor_option
+        try:
+            return self.store().repo.config["user.name"]
+        except KeyError:
+            return None
+
     def actor(self) -> str:
         """Return the acting identity: --actor, GITSTORE_ACTOR, or git's user.name.
 

@@ -134,6 +134,7 @@ def ticket_list(ctx: CliContext, at: str | None, with_archived: bool, status, pr
     found = list_ticket_rows(
         store, at=at, status=status, priority=priority, assignee=assignee, stage=stage, company=company,
         since=since, archived=None if with_archived else False, limit=None if show_all else limit,
+        viewer=ctx.viewer(),
     )
     if as_json:
         print_json(found.rows)

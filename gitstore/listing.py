@@ -20,7 +20,7 @@ messages by timestamp.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -34,7 +34,7 @@ from gitstore.objects.trees import blob_at
 from gitstore.tickets import layout
 from gitstore.timeutil import parse_utc
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Bumped when the rows change shape: an older file is rebuilt."""
 PREVIEW_CHARS = 200
 """Longest first line of the latest message kept in a row, in characters."""
@@ -44,16 +44,16 @@ _COLUMNS = (
     "ticket", "status", "priority", "stage", "assignee", "client", "company", "updated",
     "created", "latest_message", "latest_kind", "latest_time", "archived", "problem",
 )
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
-CREATE TABLE IF NOT EXISTS rows (
+_ROWS_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS rows (
     ticket TEXT PRIMARY KEY, status TEXT, priority TEXT, stage TEXT, assignee TEXT,
     client TEXT, company TEXT, updated TEXT, created TEXT, latest_message TEXT,
     latest_kind TEXT, latest_time TEXT, archived INTEGER, problem TEXT,
-    updated_at REAL, active_at REAL
-);
-CREATE INDEX IF NOT EXISTS rows_by_update ON rows (updated_at DESC, ticket);
-"""
+    updated_at REAL, active_at REAL, external_message TEXT, external_time TEXT
+    )""",
+    "CREATE INDEX IF NOT EXISTS rows_by_update ON rows (updated_at DESC, ticket)",
+)
+"""The rows table (dropped and made again when ``SCHEMA_VERSION`` changes)."""
 
 
 @dataclass(frozen=True)
@@ -144,6 +144,13 @@ def row_from_files(t_no: str, external: bytes | None, internal: bytes | None, wo
     A file that is missing or not JSON gives a row whose ``problem`` says so; the
     fields the other files carry are still filled.
     """
+    return _rows_from_files(t_no, external, internal, workflow)[0]
+
+
+def _rows_from_files(
+    t_no: str, external: bytes | None, internal: bytes | None, workflow: bytes | None
+) -> tuple[TicketRow, TicketRow]:
+    """The row, and the row as a viewer who may not read I sees it (latest external message)."""
     problems = []
     files = {}
     for kind, raw in (("E", external), ("I", internal), ("T", workflow)):
@@ -153,15 +160,17 @@ def row_from_files(t_no: str, external: bytes | None, internal: bytes | None, wo
             problems.append(str(exc))
             files[kind] = {}
     e, i, t = files["E"], files["I"], files["T"]
-    latest = None
+    latest = latest_external = None
     for kind, data in (("external", e), ("internal", i)):
         for message in data.get("messages") or []:
             if isinstance(message, dict) and isinstance(message.get("timestamp"), str):
                 key = (_seconds(message["timestamp"]) or 0.0, kind == "internal")
                 if latest is None or key > latest[0]:
                     latest = (key, kind, message)
+                if kind == "external" and (latest_external is None or key > latest_external[0]):
+                    latest_external = (key, kind, message)
     customer = ((e.get("participants") or {}).get("customer") or {}) if isinstance(e.get("participants"), dict) else {}
-    return TicketRow(
+    row = TicketRow(
         ticket=t_no,
         status=e.get("conversation_status"),
         priority=t.get("priority"),
@@ -177,27 +186,38 @@ def row_from_files(t_no: str, external: bytes | None, internal: bytes | None, wo
         archived=bool(t.get("archived", False)),
         problem="; ".join(problems) or None,
     )
+    if latest is latest_external:
+        return row, row
+    return row, replace(
+        row,
+        latest_message=_first_line(latest_external[2].get("content")) if latest_external else "",
+        latest_kind="external" if latest_external else None,
+        latest_time=latest_external[2]["timestamp"] if latest_external else None,
+    )
 
 
-def _values(row: TicketRow) -> tuple:
+def _values(row: TicketRow, external: TicketRow) -> tuple:
     updated_at = _seconds(row.updated)
     active = [x for x in (_seconds(row.created), _seconds(row.latest_time)) if x is not None]
     active_at = max(active) if active else updated_at  # created, or the newest message
-    return (*(getattr(row, c) if c != "archived" else int(row.archived) for c in _COLUMNS), updated_at, active_at)
+    columns = (getattr(row, c) if c != "archived" else int(row.archived) for c in _COLUMNS)
+    return (*columns, updated_at, active_at, external.latest_message, external.latest_time)
 
 
-def _read_row(repo: pygit2.Repository, tree: pygit2.Tree, t_no: str) -> TicketRow | None:
+def _read_row(repo: pygit2.Repository, tree: pygit2.Tree, t_no: str) -> tuple[TicketRow, TicketRow] | None:
     paths = layout.ticket_paths(t_no)
     blobs = {kind: blob_at(tree, path) for kind, path in paths.items()}
     if blobs["T"] is None:
         return None  # a ticket is a T file (Store.list_tickets)
     data = {kind: repo[oid].read_raw() if oid is not None else None for kind, oid in blobs.items()}
-    return row_from_files(t_no, data["E"], data["I"], data["T"])
+    return _rows_from_files(t_no, data["E"], data["I"], data["T"])
 
 
 def _connect(path: Path | str) -> sqlite3.Connection:
     db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
-    db.executescript(_SCHEMA)
+    db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+    for statement in _ROWS_SCHEMA:
+        db.execute(statement)
     return db
 
 
@@ -208,14 +228,14 @@ def _meta(db: sqlite3.Connection, key: str) -> str | None:
 
 def _fill(db: sqlite3.Connection, store, commit: pygit2.Commit, t_nos) -> None:
     repo = store.repo
-    insert = f"INSERT OR REPLACE INTO rows VALUES ({', '.join('?' * (len(_COLUMNS) + 2))})"
+    insert = f"INSERT OR REPLACE INTO rows VALUES ({', '.join('?' * (len(_COLUMNS) + 4))})"
     batch = []
     for t_no in t_nos:
-        row = _read_row(repo, commit.tree, t_no)
-        if row is None:
+        rows = _read_row(repo, commit.tree, t_no)
+        if rows is None:
             db.execute("DELETE FROM rows WHERE ticket = ?", (t_no,))
         else:
-            batch.append(_values(row))
+            batch.append(_values(*rows))
     db.executemany(insert, batch)
 
 
@@ -232,7 +252,9 @@ def _catch_up(db: sqlite3.Connection, store, head: pygit2.Commit) -> None:
                 raise RevisionNotFound("listing schema changed")
             changed = changed_tickets(store, recorded, str(head.id))
         except RevisionNotFound:  # first build, a new schema, or a commit gone from the repository
-            db.execute("DELETE FROM rows")
+            db.execute("DROP TABLE rows")  # its columns may be another schema's
+            for statement in _ROWS_SCHEMA:
+                db.execute(statement)
             changed = set(store.list_tickets(at=str(head.id)))
         _fill(db, store, head, sorted(changed))
         db.execute("INSERT OR REPLACE INTO meta VALUES ('commit', ?), ('schema', ?)", (str(head.id), str(SCHEMA_VERSION)))
@@ -275,6 +297,7 @@ def list_ticket_rows(
     since: str | datetime | None = None,
     archived: bool | None = False,
     limit: int | None = None,
+    viewer: str | None = None,
 ) -> TicketList:
     """Return the tickets' rows, newest update first, filtered.
 
@@ -290,6 +313,9 @@ def list_ticket_rows(
             it: an aware datetime, or text (``2020-03-01``, ``3 days ago``; UTC).
         archived: False leaves archived tickets out, True keeps only them, None all.
         limit: at most this many rows (``total`` still counts every match).
+        viewer: who reads (an actor or agent id; the store's default role when None).
+            A viewer whose role may not read I gets the latest *external* message in
+            each row, never an internal one (docs/data-model.md#roles).
 
     Returns:
         A ``TicketList``.
@@ -327,7 +353,12 @@ def list_ticket_rows(
             args.append(since_at.timestamp())
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         total = db.execute(f"SELECT COUNT(*) FROM rows{clause}", args).fetchone()[0]
-        query = f"SELECT {', '.join(_COLUMNS)} FROM rows{clause} ORDER BY updated_at DESC, ticket"
+        columns = list(_COLUMNS)
+        if "I" not in store.policy(commit).access.readable(viewer):
+            columns[columns.index("latest_message")] = "external_message"
+            columns[columns.index("latest_time")] = "external_time"
+            columns[columns.index("latest_kind")] = "CASE WHEN external_time IS NULL THEN NULL ELSE 'external' END"
+        query = f"SELECT {', '.join(columns)} FROM rows{clause} ORDER BY updated_at DESC, ticket"
         if limit is not None:
             query += f" LIMIT {int(limit)}"
         rows = [

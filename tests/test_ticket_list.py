@@ -158,3 +158,22 @@ def test_a_ticket_file_that_is_not_json_is_listed_with_its_problem(desk):
     rows = {r["ticket"]: r for r in json.loads(run(desk, "ticket", "list", "--json").stdout)}
     assert "E_1002.json is not valid JSON" in rows["1002"]["problem"]
     assert rows["1002"]["assignee"] == "bob" and rows["1001"]["problem"] is None
+
+
+def test_a_customer_facing_viewer_never_sees_an_internal_note_in_the_list(tmp_path):
+    """The latest-message column shows what the viewer's role may read: a customer-facing
+    actor gets the newest public reply, never the internal note written after it."""
+    store = tmp_path / "store"
+    subprocess.run([GITSTORE, "--no-fsync", "init", str(store)], check=True, capture_output=True)
+    run(store, "ticket", "create", "1001", "--client", "Ana", "--company", "Acme")
+    run(store, "message", "add", "1001", "--external", "--sender", "customer", "--sender-id", "ana", "The printer is down")
+    run(store, "message", "add", "1001", "--internal", "--sender", "technical_member", "--sender-id", "ops",
+        "Driver zebrafirmware breaks it")
+    run(store, "role", "set", "bob", "customer_facing")
+    everyone = json.loads(run(store, "ticket", "list", "--json").stdout)
+    assert everyone[0]["latest_message"].startswith("Driver zebrafirmware") and everyone[0]["latest_kind"] == "internal"
+    for args in (("ticket", "list", "--json"), ("ticket", "list")):
+        shown = run(store, "--actor", "bob", *args).stdout
+        assert "zebrafirmware" not in shown
+    rows = json.loads(run(store, "--actor", "bob", "ticket", "list", "--json").stdout)
+    assert rows[0]["latest_message"] == "The printer is down" and rows[0]["latest_kind"] == "external"

@@ -119,6 +119,12 @@ class AccessConfig:
         """Return the role of an actor (None: unrestricted)."""
         return self.actors.get(actor, self.default)
 
+    def readable(self, viewer: str | None) -> tuple[str, ...]:
+        """The message files (``E``/``I``) a viewer may read: its role's ``READS``; both
+        for an unrestricted viewer. ``viewer`` None is an unnamed one (the default role)."""
+        role = self.actor_role(viewer) if viewer is not None else self.default
+        return READS[role] if role is not None else ("E", "I")
+
     def agent_role(self, agent: str) -> str:
         """Return the role of a configured agent.
 
