@@ -36,7 +36,7 @@ def emphasise(snippet: str) -> str:
 @click.option("--until", metavar="DATE", help="Only documents at or before DATE.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True, help="Hits to show.")
 @click.option("--role", type=click.Choice(["customer_facing", "internal", "admin"]),
-              help="Search as this role (default: store config search.default_role, else admin).")
+              help="Narrow the search to this role (never wider than the actor's own role; default: the actor's role).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @pass_cli
 def search(ctx: CliContext, query: str, kind, ticket, sender_id, platform, status, priority, since, until, limit, role,
@@ -46,15 +46,18 @@ def search(ctx: CliContext, query: str, kind, ticket, sender_id, platform, statu
     QUERY: words (stemmed: 'printers' finds 'printer'), AND/OR/NOT, "phrases",
     field:value (ticket, kind, sender, sender_id, platform, message_type, time,
     client_name, company, priority, status, stage, assignee), wildcards (refund*),
-    fuzzy (refnud~2: up to 2 edits away). A customer_facing role never sees internal
-    messages. Matches are bold on a terminal, plain text in a pipe; --json snippets
-    mark them between ** **.
+    fuzzy (refnud~2: up to 2 edits away). The search runs for the acting identity's
+    role (gitstore role set; docs/data-model.md#search-roles): a customer_facing actor
+    never sees internal messages, not even in counts or scores, and --role may narrow
+    that role, never widen it. Matches are bold on a terminal, plain text in a pipe;
+    --json snippets mark them between ** **.
 
     \b
     Example:
       gitstore search "refund AND order"
       gitstore search 'printer NOT "paper jam"' --kind external --since 2020-03-01
       gitstore search "deploy*" --role customer_facing --json
+      gitstore --actor cora search refund        # as cora's role
     """
     from gitstore_index.search import search as run
 
@@ -102,7 +105,8 @@ def index_rebuild(ctx: CliContext, as_json: bool) -> None:
     if as_json:
         print_json(status)
     else:
-        click.echo(f"indexed {status.documents} documents at {(status.commit or '-')[:12]} ({status.size_bytes} bytes)")
+        size = f" ({status.size_bytes} bytes)" if status.size_bytes is not None else ""
+        click.echo(f"indexed {status.documents} documents at {(status.commit or '-')[:12]}{size}")
 
 
 @index_.command("status")
@@ -110,6 +114,9 @@ def index_rebuild(ctx: CliContext, as_json: bool) -> None:
 @pass_cli
 def index_status(ctx: CliContext, as_json: bool) -> None:
     """Show the indexed commit, HEAD, document count and size of the search index.
+
+    Counts are what the acting identity's role may see: for a customer_facing actor
+    internal messages are not counted and the size is not shown.
 
     \b
     Example:
@@ -130,8 +137,9 @@ def index_status(ctx: CliContext, as_json: bool) -> None:
     fresh = "up to date" if status.up_to_date else "behind HEAD (catches up on next use)"
     click.echo(f"indexed commit: {status.commit[:12] if status.commit else '-'}")
     click.echo(f"HEAD:           {status.head[:12]} ({fresh})")
-    click.echo(f"documents:      {status.documents}")
-    click.echo(f"size:           {status.size_bytes} bytes in {status.segments} segment(s)")
+    click.echo(f"documents:      {status.documents} (visible to role {status.role})")
+    if status.size_bytes is not None:
+        click.echo(f"size:           {status.size_bytes} bytes in {status.segments} segment(s)")
     click.echo(f"schema version: {status.schema_version}")
 
 
@@ -146,6 +154,9 @@ def watch(ctx: CliContext, as_json: bool, debounce: float, duration: float | Non
 
     Logs one line per change on stderr; with --json prints
     {"ticket", "commit", "kinds", "added", "deleted"} per changed ticket on stdout.
+    Changes are shown as the acting identity's role may see them: a customer_facing
+    actor is told nothing of internal messages (no kind, id or count; a change of
+    internal messages only is not shown).
     Ctrl-C stops it with exit code 130; SIGTERM and --duration stop it with 0.
 
     \b

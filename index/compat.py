@@ -29,6 +29,7 @@ with warnings.catch_warnings():
     import whoosh.index  # noqa: F401
     import whoosh.qparser  # noqa: F401
     import whoosh.query  # noqa: F401
+    import whoosh.scoring  # noqa: F401
     import whoosh.sorting  # noqa: F401
     import whoosh.writing  # noqa: F401
 

@@ -16,11 +16,14 @@ document costs ~3 ms, replacing a ticket's documents ~85 ms):
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitstore_index.schema import KIND_NAMES, POSITIONS_FIELD
+
+if TYPE_CHECKING:
+    from gitstore.viewer import Viewer
 
 
 def naive_utc(value: datetime) -> datetime:
@@ -153,6 +156,28 @@ class IndexChange:
     def empty(self) -> bool:
         """True when the index needs no change for this ticket."""
         return not (self.deleted or self.replace_all or self.replace_kinds or self.documents or self.workflow)
+
+    def seen_by(self, viewer: Viewer) -> "IndexChange | None":
+        """This change as ``viewer`` may see it (``watch`` reports it so).
+
+        For a viewer who may not read I (``customer_facing``) every trace of the internal
+        conversation is left out: its kind name, its added message ids and its
+        documents; a change of nothing else (only internal messages) is None, so it is
+        not reported at all. A viewer who may read every file gets the change itself.
+        """
+        hidden = {KIND_NAMES[k] for k in "EI" if not viewer.can_read(k)}
+        if not hidden:
+            return self
+        kinds = [k for k in self.kinds if k not in hidden]
+        if not kinds and not self.deleted:
+            return None
+        return replace(
+            self,
+            replace_kinds=[k for k in self.replace_kinds if KIND_NAMES[k] not in hidden],
+            documents=[d for d in self.documents if d.get("kind") not in hidden],
+            added={k: list(v) for k, v in self.added.items() if k not in hidden},
+            kinds=kinds,
+        )
 
     def report(self) -> dict[str, Any]:
         """Return the change as a JSON-ready dict (one line of ``watch --json``)."""

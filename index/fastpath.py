@@ -9,7 +9,10 @@ same operands in the same order, so the same floating-point scores): the ranked 
 their order (score, then document number, as Whoosh's top-N collector) and the match
 counts are those of ``searcher.search(And([Term, …]))`` — checked against Whoosh on
 random queries in ``tests/test_search_fastpath.py``, with deleted documents and
-several segments.
+several segments. A viewer who may not see every kind scores with the statistics of
+the documents it may see (``viewstats.VisibleBM25F``, passed as ``weighting``): the
+same formula with that weighting's idf and average field length, as Whoosh scores
+with it.
 
 Only what Whoosh's query parser would turn into ``Term`` or ``And`` of ``Term``\\ s
 on one scorable field qualifies (``plain_terms``); everything else (operators,
@@ -98,6 +101,8 @@ def supported(searcher) -> bool:
 
     The parameters (B, K1, a field's own B) are read from the scorer the weighting
     makes (``_bm25_parameters``), so a field-specific B is honoured as Whoosh does.
+    ``viewstats.VisibleBM25F`` (a viewer's statistics over that searcher) is a BM25F
+    whose scorers have the same attributes: ``match`` takes it as ``weighting``.
     """
     from whoosh.scoring import BM25F
 
@@ -284,6 +289,29 @@ def _postings(reader, fieldname: str, term: str, only: list[int] | None = None) 
     return _matcher_postings(matcher, only)  # Whoosh's FilterMatcher leaves deleted documents out
 
 
+def live_postings(reader, fieldname: str, term: str) -> list[int]:
+    """Document numbers (local to the segment ``reader``) of the live documents holding
+    ``term`` in ``fieldname``: posting blocks decoded whole when ``BLOCK_POSTINGS`` is
+    on, else Whoosh's public matcher interface; deleted documents left out."""
+    return _postings(reader, fieldname, term)[0]
+
+
+def field_length_reader(reader, fieldname: str, default: int = 0):
+    """Return ``length(docnum)``: a document's field length in one segment, in words, as
+    Whoosh records it (its lossy one-byte length code, the length BM25F scores with).
+
+    Read from the segment's length column in one piece when ``LENGTH_COLUMN`` is on;
+    else ``reader.doc_field_length`` per document (``default`` where it has none).
+    """
+    codes = _length_codes(reader, fieldname)
+    if codes is None:
+        return lambda docnum: reader.doc_field_length(docnum, fieldname, default)
+    from whoosh.util.numeric import byte_to_length
+
+    table = [byte_to_length(b) for b in range(256)]
+    return lambda docnum: table[codes[docnum]]
+
+
 _LENGTH_CODES: dict[tuple, bytes] = {}
 _NORMS: dict[tuple, list[float]] = {}
 """(B, K1, average field length) → the BM25 length norm of each of the 256 length bytes."""
@@ -323,16 +351,18 @@ def _length_codes(reader, fieldname: str) -> bytes | None:
     return codes
 
 
-def _bm25_parameters(searcher, fieldname: str, term: str) -> tuple[float, float, float, float]:
-    """``(idf, average field length, B, K1)`` of a term, from the scorer Whoosh's BM25F
-    makes for it (public attributes of ``whoosh.scoring.BM25FScorer``): idf and average
-    length from the top searcher, the field's own B when the weighting sets one."""
-    scorer = searcher.weighting.scorer(searcher, fieldname, term)
+def _bm25_parameters(searcher, fieldname: str, term: str, weighting=None) -> tuple[float, float, float, float]:
+    """``(idf, average field length, B, K1)`` of a term, from the scorer the weighting
+    (the searcher's BM25F, or a ``viewstats.VisibleBM25F``) makes for it (public
+    attributes of ``whoosh.scoring.BM25FScorer``, which ``VisibleBM25FScorer`` also has):
+    idf and average length from the top searcher's (or the viewer's) statistics, the
+    field's own B when the weighting sets one."""
+    scorer = (weighting or searcher.weighting).scorer(searcher, fieldname, term)
     return scorer.idf, scorer.avgfl, scorer.B, scorer.K1
 
 
 def _term_scores(searcher, reader, offset: int, fieldname: str, term: str, only: list[int] | None = None,
-                 parameters: dict | None = None) -> dict[int, float]:
+                 parameters: dict | None = None, weighting=None) -> dict[int, float]:
     """BM25F score of every document of one segment holding ``term`` (global numbers);
     with ``only`` (ascending local numbers), of those of them that hold it.
 
@@ -343,6 +373,7 @@ def _term_scores(searcher, reader, offset: int, fieldname: str, term: str, only:
     Args:
         parameters: term → ``_bm25_parameters``, filled here (one scorer per term and
             query, not per segment).
+        weighting: the weighting whose scorer gives the parameters (None: the searcher's).
     """
     from whoosh.util.numeric import byte_to_length
 
@@ -351,7 +382,7 @@ def _term_scores(searcher, reader, offset: int, fieldname: str, term: str, only:
         return {}
     parameters = {} if parameters is None else parameters
     if term not in parameters:
-        parameters[term] = _bm25_parameters(searcher, fieldname, term)
+        parameters[term] = _bm25_parameters(searcher, fieldname, term, weighting)
     idf, avgfl, B, K1 = parameters[term]
     k1p1 = K1 + 1
     codes = _length_codes(reader, fieldname)
@@ -369,12 +400,16 @@ def _term_scores(searcher, reader, offset: int, fieldname: str, term: str, only:
     return scores
 
 
-def match(searcher, fieldname: str, terms: list[str]) -> dict[int, float]:
+def match(searcher, fieldname: str, terms: list[str], weighting=None) -> dict[int, float]:
     """Every document holding all ``terms`` in ``fieldname``, with its BM25F score.
 
     Per segment, the rarest term's postings are read whole; each other term's only
     where they can hold a document still in the running (blocks skipped unread), as
     Whoosh's intersection matcher skips.
+
+    Args:
+        weighting: None scores as the searcher's BM25F; a ``viewstats.VisibleBM25F``
+            with one viewer's statistics, as Whoosh scores with that weighting.
 
     Returns:
         Global document number → score, as Whoosh scores ``And([Term, …])``.
@@ -383,15 +418,17 @@ def match(searcher, fieldname: str, terms: list[str]) -> dict[int, float]:
     parameters: dict[str, tuple] = {}
     for reader, offset in searcher.reader().leaf_readers():
         if len(terms) == 1:
-            found.update(_term_scores(searcher, reader, offset, fieldname, terms[0], parameters=parameters))
+            found.update(_term_scores(searcher, reader, offset, fieldname, terms[0], parameters=parameters,
+                                      weighting=weighting))
             continue
         order = sorted(terms, key=lambda t: reader.doc_frequency(fieldname, t))
-        per_term = {order[0]: _term_scores(searcher, reader, offset, fieldname, order[0], parameters=parameters)}
+        per_term = {order[0]: _term_scores(searcher, reader, offset, fieldname, order[0], parameters=parameters,
+                                           weighting=weighting)}
         for term in order[1:]:
             candidates = sorted(d - offset for d in min(per_term.values(), key=len))
             if not candidates:
                 break
-            scores = _term_scores(searcher, reader, offset, fieldname, term, candidates, parameters)
+            scores = _term_scores(searcher, reader, offset, fieldname, term, candidates, parameters, weighting)
             per_term[term] = scores
         if len(per_term) < len(terms):
             continue

@@ -1,9 +1,13 @@
-"""Ranked search over the index, filtered by the caller's role (``gitstore search``).
+"""Ranked search over the index, for the store's viewer (``gitstore search``).
 
 Hits are ranked by BM25F (Whoosh's default), labelled with their ticket, and carry a
-highlighted snippet (matched words between ``**``), time, sender and kind. Documents
-of kinds the role may not see (``roles``) are masked inside the search, so they count
-nowhere: not in hits, snippets, ``total`` or ``facets``.
+highlighted snippet (matched words between ``**``), time, sender and kind. A search
+runs for the store's viewer (``Store.viewer``: the acting identity's role), narrowed
+by ``role`` (``roles.search_viewer``). Documents of kinds the viewer may not see are
+masked inside the search, so they count nowhere: not in hits, snippets, ``total`` or
+``facets``; and they weigh nothing in the scores, which are computed from the
+documents the viewer may see (``viewstats``): adding internal notes never changes a
+customer-facing hit's score or rank.
 
 Plain word queries (most searches) are answered by ``fastpath`` from the same index,
 with the same ranking; every other query by Whoosh's searcher. An exception in the fast
@@ -16,14 +20,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitstore.store import Store
-from gitstore_index import fastpath
+from gitstore_index import fastpath, viewstats
 from gitstore_index.fastpath import make_query, plain_terms
 from gitstore_index.query import parse_query, parse_when, term, time_range
-from gitstore_index.roles import check_role, default_role, hidden_kinds
+from gitstore_index.roles import hidden_kinds_of, role_name, search_viewer
 from gitstore_index.schema import POSITIONS_FIELD
+
+if TYPE_CHECKING:
+    from gitstore.viewer import Viewer
 
 log = logging.getLogger("gitstore.index")
 
@@ -70,11 +77,14 @@ class SearchResults:
 
     Attributes:
         query: the query text.
-        role: the role the search ran with.
-        total: documents matching (visible to the role), not only those returned;
+        role: the viewer's effective role: ``customer_facing``, ``internal``, ``admin``,
+            or ``unrestricted`` (``roles.UNRESTRICTED``: the store's owner, or an
+            actor of a store without roles; it sees everything).
+        total: documents matching (visible to the viewer), not only those returned;
             None when the search was made with ``count=False``.
         hits: the best ``limit`` hits, best first.
-        facets: ``{"kind": {kind: count}}`` over all visible matches.
+        facets: ``{"kind": {kind: count}}`` over all visible matches (hidden kinds
+            never appear, not even as 0).
         commit: the commit the index reflected when searched.
         notices: what the index did on its own meanwhile (rebuilt, skipped a file).
     """
@@ -226,6 +236,7 @@ class SearchPlan:
     hidden: frozenset = frozenset()
     count: bool = True
     terms: list[str] | None = None
+    viewer: Viewer | None = None
 
 
 def prepare(
@@ -243,11 +254,12 @@ def prepare(
     limit: int = 10,
     role: str | None = None,
     count: bool = True,
+    viewer: Viewer | None = None,
 ) -> SearchPlan:
     """Check a search request without touching the index.
 
     Args:
-        store: the ``gitstore.Store`` (for the default role).
+        store: the ``gitstore.Store`` (its viewer and configuration).
         query: Whoosh query language (see ``query``).
         kind: only ``external``, ``internal`` or ``workflow`` documents.
         ticket: only this ticket's documents.
@@ -258,18 +270,21 @@ def prepare(
         since, until: only documents timed in [since, until] (aware datetimes or text
             such as ``2020-03-01`` or ``3 days ago``; UTC when no zone is given).
         limit: hits returned (1–1000).
-        role: ``customer_facing``, ``internal`` or ``admin``; the store's
-            ``search.default_role`` when None.
+        role: ``customer_facing``, ``internal`` or ``admin``: narrow the viewer to
+            this role (never wider than its own: docs/data-model.md#search-roles).
         count: count every match per kind (``total``, ``facets``); False returns
             only the ranked hits (``total`` and ``facets`` are then None and ``{}``),
             which on large stores is several times faster for frequent words.
+        viewer: who searches (``gitstore.viewer.Viewer``); ``store.viewer`` when None
+            (the identity the store was opened for: ``Store(viewer=…)``).
 
     Raises:
         InvalidQuery: bad query syntax, unknown field, role, kind or date, bad limit.
+        AccessDenied: ``role`` would let the viewer see more than its own role does.
     """
     from gitstore.errors import InvalidQuery
 
-    role = check_role(role) if role else default_role(store)
+    searcher_viewer = search_viewer(store, role, viewer)
     if kind is not None and kind not in ("external", "internal", "workflow"):
         raise InvalidQuery(f"unknown kind {kind!r}: use external, internal or workflow")
     if not 1 <= limit <= 1000:
@@ -292,8 +307,10 @@ def prepare(
     window = time_range(since_at, until_at)
     if window is not None:
         filters.append(window)
-    hidden = sorted(hidden_kinds(role))
-    return SearchPlan(query, role, parsed, filters, status, priority, limit, frozenset(hidden), count, terms)
+    hidden = hidden_kinds_of(searcher_viewer)
+    return SearchPlan(
+        query, role_name(searcher_viewer), parsed, filters, status, priority, limit, hidden, count, terms, searcher_viewer
+    )
 
 
 _SCHEMA = None
@@ -373,12 +390,13 @@ def _execute(index, plan: SearchPlan) -> SearchResults:
             return SearchResults(plan.query, plan.role, 0, [], {"kind": {}}, index.commit, list(index.notices))
     elif filters:
         filter_docs = And(filters) if len(filters) > 1 else filters[0]
-    mask = None
-    if plan.hidden:  # the role's hidden kinds, as a docnum set cached per index generation
+    mask = weighting = None
+    if plan.hidden:  # the viewer's hidden kinds, as a docnum set cached per index generation
         mask = hidden_docs(index, searcher, plan.hidden)
+        weighting = viewstats.weighting_for(index, searcher, plan.hidden, mask)  # scores without them
     if plan.terms and fastpath.supported(searcher):
         try:
-            return _execute_plain(index, searcher, plan, filter_docs, mask)
+            return _execute_plain(index, searcher, plan, filter_docs, mask, weighting)
         except GitStoreError:
             raise
         except Exception as exc:  # a bug of the fast path, never a reason to rebuild: Whoosh answers
@@ -386,13 +404,19 @@ def _execute(index, plan: SearchPlan) -> SearchResults:
                 "plain-word search path failed on %r (%s: %s); answering with Whoosh's search",
                 plan.query, type(exc).__name__, exc, exc_info=exc,
             )
-    return _execute_whoosh(index, searcher, plan, filter_docs, mask)
+    return _execute_whoosh(index, searcher, plan, filter_docs, mask, weighting)
 
 
-def _execute_whoosh(index, searcher, plan: SearchPlan, filter_docs, mask) -> SearchResults:
-    """Any query through Whoosh's searcher (its collector, highlighter and matchers)."""
+def _execute_whoosh(index, searcher, plan: SearchPlan, filter_docs, mask, weighting=None) -> SearchResults:
+    """Any query through Whoosh's searcher (its collector, highlighter and matchers),
+    scored with ``weighting`` (a viewer's ``viewstats.VisibleBM25F``) when given."""
     parsed, limit = plan.parsed, plan.limit
-    results = searcher.search(parsed, limit=limit, filter=filter_docs, mask=mask or None)
+    if weighting is None:
+        results = searcher.search(parsed, limit=limit, filter=filter_docs, mask=mask or None)
+    else:  # what Searcher.search does, with the viewer's weighting in the search context
+        collector = searcher.collector(limit=limit, filter=filter_docs, mask=mask or None)
+        searcher.search_with_collector(parsed, collector, context=searcher.context(weighting=weighting))
+        results = collector.results()
     results.fragmenter.maxchars = SNIPPET_CHARS
     results.fragmenter.surround = SNIPPET_SURROUND
     results.formatter = _formatter()
@@ -422,11 +446,12 @@ def _hit(rank: int, score: float, fields: dict, snippet_text: str) -> Hit:
     )
 
 
-def _execute_plain(index, searcher, plan: SearchPlan, filter_docs, mask) -> SearchResults:
-    """A plain word query through ``fastpath``: same hits, order and counts as Whoosh."""
+def _execute_plain(index, searcher, plan: SearchPlan, filter_docs, mask, weighting=None) -> SearchResults:
+    """A plain word query through ``fastpath``: same hits, order, scores and counts as
+    Whoosh (with the same ``weighting``)."""
     terms = plan.terms
     assert terms is not None  # only a plain word query (plan.terms set) comes here
-    scores = fastpath.match(searcher, "content", terms)
+    scores = fastpath.match(searcher, "content", terms, weighting=weighting)
     allowed = None
     if filter_docs is not None:
         allowed = filter_docs if isinstance(filter_docs, set) else set(searcher.docs_for_query(filter_docs))
@@ -457,12 +482,14 @@ def search(store: Store, query: str, **options: Any) -> SearchResults:
     ``SearchIndex`` open and call ``run_search`` (or ``SearchIndex.search``).
 
     Args:
-        store: an open ``gitstore.Store``.
+        store: an open ``gitstore.Store``; the search runs for its viewer
+            (``Store(viewer=…)``), narrowed by ``role``.
         query, options: see ``prepare``; also ``report`` (called with each notice
             as it happens) and ``lock_timeout`` (seconds).
 
     Raises:
         InvalidQuery, LockTimeout: see ``prepare`` and ``execute``.
+        AccessDenied: ``role`` would widen what the store's viewer may see.
     """
     from gitstore_index.store_index import SearchIndex
 

@@ -7,6 +7,12 @@ pull, a plain ``git commit`` or a crash can never leave search silently stale. A
 index built with another schema version, or one that cannot be read (a corrupted
 folder), is rebuilt from HEAD with a notice saying so. Writers hold ``IndexLock``.
 
+The index is one per store and shared by every viewer: it is built from what the
+site's owner can read (``Store.owner()``: every file, sealed internal items decrypted
+with this site's age identities; items it cannot decrypt are not indexed), whoever's
+action triggered the indexing; each search masks what its viewer may not see
+(``search``, ``roles``).
+
 Only signs of real damage rebuild an index (``SearchIndex.damage``): files that cannot
 be opened or decoded. Any other exception a search raises is a bug; it is never
 answered by a rebuild, which would hide it (``search.execute``).
@@ -23,7 +29,7 @@ import sys
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from gitstore.errors import RevisionNotFound, TicketNotFound, ValidationError
 from gitstore.history.changes import changed_tickets, commit_or_none
@@ -32,8 +38,12 @@ from gitstore_index.compat import whoosh
 from gitstore_index.documents import IndexChange, plan_change, ticket_documents
 from gitstore_index.lock import IndexLock
 from gitstore_index.paths import index_dir, lock_path
+from gitstore_index.roles import hidden_kinds_of, role_name
 from gitstore_index.schema import KIND_NAMES, SCHEMA_VERSION, make_schema
 from gitstore_index.state import IndexState, StateUnreadable, read_state, write_state
+
+if TYPE_CHECKING:
+    from gitstore.viewer import Viewer
 
 log = logging.getLogger("gitstore.index")
 log.addHandler(logging.NullHandler())
@@ -58,10 +68,15 @@ class IndexStatus:
         up_to_date: ``commit == head`` and no interrupted write is pending.
         pending: a commit whose application was interrupted (a crash), or None.
         schema_version: the version recorded (None if unreadable).
-        documents: live documents in the index.
-        size_bytes: bytes of all files in the index folder.
-        segments: Whoosh segments (many segments slow queries down).
+        documents: live documents in the index that the viewer may see (a
+            customer-facing viewer's count leaves internal messages out).
+        size_bytes: bytes of all files in the index folder; None for a viewer who
+            may not see every kind (the size would tell how much hidden text there is).
+        segments: Whoosh segments (many segments slow queries down); None, as
+            ``size_bytes``, for a viewer who may not see every kind.
         problem: why the index cannot be read, if it cannot (search rebuilds it).
+        role: the viewer's effective role (``roles.role_name``: ``unrestricted`` for
+            the store's owner) the counts are for.
     """
 
     exists: bool
@@ -72,9 +87,10 @@ class IndexStatus:
     pending: str | None = None
     schema_version: int | None = None
     documents: int = 0
-    size_bytes: int = 0
-    segments: int = 0
+    size_bytes: int | None = 0
+    segments: int | None = 0
     problem: str | None = None
+    role: str = "unrestricted"
 
 
 def _short(exc: BaseException) -> str:
@@ -286,10 +302,12 @@ class SearchIndex:
         return count
 
     def _read(self, t_no: str, commit, quiet: bool = False) -> tuple[Any | None, bool]:
-        """Read a ticket at a commit: ``(files, True)``, ``(None, True)`` if absent,
-        ``(None, False)`` if its files are invalid there (a notice unless ``quiet``)."""
+        """Read a ticket at a commit as the site's owner may see it (``Store.owner()``,
+        never the store's viewer: the index is shared): ``(files, True)``, ``(None,
+        True)`` if absent, ``(None, False)`` if its files are invalid there (a notice
+        unless ``quiet``)."""
         try:
-            return self.store.read(t_no, at=commit), True
+            return self.store.present(t_no, at=commit, viewer=self.store.owner()).files, True
         except TicketNotFound:
             return None, True
         except ValidationError as exc:
@@ -513,7 +531,7 @@ class SearchIndex:
         return run_search(self, query, **options)
 
     def status(self) -> IndexStatus:
-        """Return this index's status (see ``index_status``)."""
+        """Return this index's status for the store's viewer (see ``index_status``)."""
         return index_status(self.store)
 
 
@@ -532,28 +550,45 @@ def rebuild_index(store: Store, *, progress: bool = False, procs: int = 1, repor
     return index_status(store)
 
 
-def index_status(store: Store) -> IndexStatus:
-    """Describe a store's index without changing it (``gitstore index status``).
+def index_status(store: Store, viewer: Viewer | None = None) -> IndexStatus:
+    """Describe a store's index without changing it (``gitstore index status``), as
+    ``viewer`` may see it.
+
+    Args:
+        store: an open store.
+        viewer: who asks (``gitstore.viewer.Viewer``); ``store.viewer`` when None. A
+            viewer who may not see every kind gets the count of the documents it may
+            see, and no size or segment count (``IndexStatus``).
 
     Returns:
         An IndexStatus; ``exists`` False when no index was built, ``problem`` set
         when it cannot be read.
+
+    Raises:
+        AccessDenied: the store's ``role`` would widen what its viewer may read.
     """
+    who = viewer if viewer is not None else store.viewer
+    hidden = hidden_kinds_of(who)
     folder = index_dir(store)
     head = str(store.head().id)
+    role = role_name(who)
     if not folder.is_dir():
-        return IndexStatus(False, str(folder), None, head, False)
-    size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+        return IndexStatus(False, str(folder), None, head, False, role=role)
+    size = None if hidden else sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
     try:
         state = read_state(folder)
         ix = _open_whoosh(folder)
-        with ix.reader() as reader:  # public API: one leaf reader per segment
+        with ix.searcher() as searcher:  # public API: one leaf reader per segment
+            reader = searcher.reader()
             segments = len(list(reader.leaf_readers())) if reader.doc_count_all() else 0
+            documents = reader.doc_count()
+            for kind in sorted(hidden):
+                documents -= len(list(searcher.docs_for_query(whoosh.query.Term("kind", kind))))
     except StateUnreadable as exc:
-        return IndexStatus(True, str(folder), None, head, False, size_bytes=size, problem=str(exc))
+        return IndexStatus(True, str(folder), None, head, False, size_bytes=size, problem=str(exc), role=role)
     except Exception as exc:  # Whoosh raises many types on damaged files; all mean "unreadable"
         problem = f"Whoosh index unreadable ({_short(exc)})"
-        return IndexStatus(True, str(folder), None, head, False, size_bytes=size, problem=problem)
+        return IndexStatus(True, str(folder), None, head, False, size_bytes=size, problem=problem, role=role)
     return IndexStatus(
         exists=True,
         folder=str(folder),
@@ -562,7 +597,8 @@ def index_status(store: Store) -> IndexStatus:
         up_to_date=state.commit == head and state.pending is None and state.schema_version == SCHEMA_VERSION,
         pending=state.pending,
         schema_version=state.schema_version,
-        documents=ix.doc_count(),
+        documents=documents,
         size_bytes=size,
-        segments=segments,
+        segments=None if hidden else segments,
+        role=role,
     )

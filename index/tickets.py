@@ -1,8 +1,10 @@
 """Ticket queries answered from the index (``gitstore ticket list`` filters).
 
 Filters on workflow state are term lookups on the workflow documents (one per ticket);
-``since`` is a time range over all documents. The answer is read from the ``t_no``
-column, never from ticket files, so it stays fast on large stores.
+``since`` is a time range over the documents the store's viewer may see (an internal
+message's time never brings a ticket into a customer-facing viewer's list). The
+answer is read from the ``t_no`` column, never from ticket files, so it stays fast on
+large stores.
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ def find_ticket_numbers(
         assignee: ``assigned_member`` (case-insensitive).
         stage: ``workflow_stage`` (trigger, classifier, selection, action, end).
         company: ``company_name``, exact but case-insensitive.
-        since: tickets created at or after this time or with a message at or after
-            it (aware datetime or text such as ``2020-03-01`` / ``3 days ago``).
+        since: tickets created at or after this time or with a message the store's
+            viewer may see at or after it (aware datetime or text such as
+            ``2020-03-01`` / ``3 days ago``).
         archived: False leaves archived tickets out (as ``ticket list`` does), True
             keeps only them, None keeps all (docs/data-model.md#archived-tickets).
 
@@ -57,7 +60,12 @@ def find_ticket_numbers(
         parts.append(Term("archived", archived))
     found = {column[d] for d in searcher.docs_for_query(And(parts))}
     if since_at is not None:
-        active = {column[d] for d in searcher.docs_for_query(time_range(since_at, None))}
+        from gitstore_index.roles import hidden_kinds_of
+        from gitstore_index.search import hidden_docs
+
+        hidden = hidden_kinds_of(index.store.viewer)
+        mask = hidden_docs(index, searcher, hidden) if hidden else set()
+        active = {column[d] for d in searcher.docs_for_query(time_range(since_at, None)) if d not in mask}
         found &= active
     return sorted(found)
 

@@ -17,7 +17,9 @@ reads *committed* content: the index catches up from its recorded commit to HEAD
 tree diff (a person's uncommitted edit changes nothing). A ticket whose committed files
 are invalid is skipped with one log line; the watcher goes on. Each change seen since
 the previous one is reported (``on_change``: ticket, kinds, message ids added) even if
-another process already indexed it.
+another process already indexed it, as the store's viewer may see it
+(``IndexChange.seen_by``): a customer-facing viewer is never told of an internal
+message — not its id, its text, its count, nor a change made only of internal messages.
 """
 
 from __future__ import annotations
@@ -51,7 +53,9 @@ class Watcher:
         debounce: seconds a ticket's (or the ref's) events must be quiet before it is
             handled.
         max_wait: seconds after a key's first event when it is handled anyway.
-        on_change: called with each ``IndexChange`` committed since the last one seen.
+        on_change: called with each ``IndexChange`` committed since the last one seen,
+            as the store's viewer (``Store.viewer``) may see it; changes it may not see
+            at all are not reported.
         on_log: called with one-line log messages (index rebuilt, invalid file …).
         lock_timeout: seconds to wait for the index writer lock per attempt.
 
@@ -90,11 +94,17 @@ class Watcher:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
-        """Open (and catch up) the index, then start the observer thread."""
+        """Open (and catch up) the index, then start the observer thread.
+
+        Raises:
+            AccessDenied: the store's ``role`` would widen what its viewer may read.
+            LockTimeout: another process held the index writer lock too long.
+        """
         from watchdog.observers import Observer
 
         from gitstore_index.store_index import SearchIndex
 
+        _ = self.store.viewer  # a viewer that cannot be resolved is refused before watching
         self.index = SearchIndex.open(self.store, lock_timeout=self.lock_timeout, report=self.on_log)
         seen = self.seen = str(self.store.head().id)
         observer = self._observer = Observer()
@@ -214,6 +224,9 @@ class Watcher:
 
         Never raises for a bad file or a busy index: it logs one line, and a busy
         index is retried after ``debounce``.
+
+        Returns:
+            The changes reported, as the store's viewer may see them.
         """
         from gitstore.errors import GitStoreError, LockTimeout
 
@@ -226,7 +239,10 @@ class Watcher:
             changes: list[IndexChange] = []
             if head != self.seen:
                 previous, self.seen = self.seen, head
-                changes = index.plan_changes(previous, head, quiet=True) if self.on_change else []
+                if self.on_change:
+                    viewer = self.store.viewer  # the roles at the new HEAD
+                    seen = (change.seen_by(viewer) for change in index.plan_changes(previous, head, quiet=True))
+                    changes = [change for change in seen if change is not None]
             self._watch_tickets()
         except LockTimeout as exc:
             self.on_log(f"index busy ({exc}); retrying")

@@ -219,7 +219,7 @@ def test_customer_facing_role_never_sees_internal(sstore):
     assert search(sstore, "kind:internal", role="customer_facing").total == 0
     assert search(sstore, "terminal", role="customer_facing", kind="internal").total == 0
     assert search(sstore, query, role="internal", limit=100).facets == admin.facets
-    # the default role comes from the committed store configuration
+    # an older store's search.default_role still narrows a search made without --role
     sstore.write_config_section("search", {"default_role": "customer_facing"}, actor="admin")
     default = search(sstore, query, limit=100)
     assert default.role == "customer_facing" and default.total == facing.total
@@ -288,7 +288,7 @@ def test_cli_search_text_and_json(sstore):
     result = cli(sstore.path, "search", "refund", "--limit", "2")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0] == "3 matching (external 3); role admin"
+    assert lines[0] == "3 matching (external 3); role unrestricted"  # tester: no role in a store without roles
     assert result.stderr.startswith("building the search index of")
     assert f"ticket {REFUND_TICKET}" in lines
     assert any("customer:Carlos11Sk" in line and "refund" in line.lower() and "**" not in line for line in lines)  # plain in a pipe
