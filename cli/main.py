@@ -60,6 +60,7 @@ COMMANDS = [
     ("gitstore_cli.agent_cmds", "role"),
     ("gitstore_cli.config_cmds", "config"),
     ("gitstore_cli.signer_cmds", "signer"),
+    ("gitstore_cli.crypt_cmds", "crypt"),
 ]
 
 
@@ -202,13 +203,18 @@ def _from_output(exc: BaseException) -> bool:
 @click.option("-C", "directory", default=".", metavar="PATH", help="Run as if started in PATH (like git -C).")
 @click.option("--actor", envvar="GITSTORE_ACTOR", metavar="ID", help="Who acts: commit author (default: git config user.name).")
 @click.option("--agent", envvar="GITSTORE_AGENT", metavar="NAME", help="Automated agent's name (adds an Agent: trailer).")
+@click.option("--role", "role", type=click.Choice(["customer_facing", "internal", "admin"]), default=None,
+              help="Narrow what reads show to this role (never wider than the actor's own role).")
 @click.option("--no-fsync", is_flag=True, help="Do not flush writes to disk (faster, for throwaway stores).")
 @click.option("--color", "color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
               help="Colour: auto colours a terminal unless NO_COLOR is set.")
 @click.option("-P", "--no-pager", is_flag=True, help="Do not page long output (the pager is $GITSTORE_PAGER, $PAGER or less).")
 @click.version_option(package_name="gitstore", prog_name="gitstore")  # read on --version only: no import of gitstore at start
 @click.pass_context
-def cli(ctx: click.Context, directory: str, actor: str | None, agent: str | None, no_fsync: bool, color: str, no_pager: bool) -> None:
+def cli(
+    ctx: click.Context, directory: str, actor: str | None, agent: str | None, role: str | None, no_fsync: bool, color: str,
+    no_pager: bool,
+) -> None:
     """gitstore: customer-service tickets as JSON files in git.
 
     Every synchronized update of a ticket is one git commit.
@@ -219,11 +225,15 @@ def cli(ctx: click.Context, directory: str, actor: str | None, agent: str | None
       gitstore --actor alice ticket create 1001 --client Ana --company Acme
       gitstore --actor alice message add 1001 --external --sender customer --sender-id ana "Printer is down"
       gitstore ticket show 1001
+
+    Reads show what the acting identity's role may read (gitstore role set; docs/data-model.md#roles).
     """
     from gitstore_cli.pager import color_setting
 
     ctx.color = color_setting(color)
-    ctx.obj = CliContext(directory=directory, actor_option=actor, agent=agent, fsync=not no_fsync, pager=not no_pager)
+    ctx.obj = CliContext(
+        directory=directory, actor_option=actor, agent=agent, role=role, fsync=not no_fsync, pager=not no_pager
+    )
 
 
 for _module, _attr in COMMANDS:

@@ -17,6 +17,7 @@ class CliContext:
         directory: the ``-C`` path (the store is searched upwards from it).
         actor_option: ``--actor`` or ``GITSTORE_ACTOR``; None to use git's user.name.
         agent: ``--agent`` name for automated agents (``Agent:`` trailer).
+        role: ``--role``: narrows what reads show (never wider than the viewer's role).
         fsync: False with ``--no-fsync``.
         pager: False with ``--no-pager``.
     """
@@ -24,6 +25,7 @@ class CliContext:
     directory: str = "."
     actor_option: str | None = None
     agent: str | None = None
+    role: str | None = None
     fsync: bool = True
     pager: bool = True
     _store: Any = field(default=None, repr=False)
@@ -51,6 +53,7 @@ class CliContext:
             from gitstore_sync.setup import ensure_configured
 
             store = Store.open(self.directory, fsync=self.fsync)
+            store.view_as(self._viewer_name(store), agent=self.agent, role=self.role)
             if is_empty(store.repo) and not allow_empty:
                 if not write:
                     raise NotAStoreError(
@@ -86,11 +89,14 @@ class CliContext:
     def viewer(self) -> str | None:
         """The identity whose role decides what a read shows: the actor when one is
         known (--actor, GITSTORE_ACTOR, git's user.name), else None (the store's
-        default role)."""
+        default role). The store is opened for it (``Store.viewer``)."""
+        return self._viewer_name(self.store())
+
+    def _viewer_name(self, store: Any) -> str | None:
         if self.actor_option:
             return self.actor_option
         try:
-            return self.store().repo.config["user.name"]
+            return store.repo.config["user.name"]
         except KeyError:
             return None
 

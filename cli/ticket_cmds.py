@@ -79,6 +79,11 @@ def ticket_show(ctx: CliContext, t_no: str, at: str | None, as_json: bool) -> No
     click.echo(f"  assigned: {state['assigned_member'] or '-'}")
     click.echo(f"  customer platform (E): {external['platform']}  internal channel (I): {state['channel'] or '-'}")
     click.echo(f"  last synchronized: {state['last_synchronized']}")
+    if context.get("unreadable_internal_items"):
+        click.echo(
+            f"  {context['unreadable_internal_items']} internal item(s) are encrypted for keys this site does not hold"
+            " (gitstore crypt status)"
+        )
     click.echo("timeline:")
     for item in context["unified_timeline"]:
         tag = "E" if item["kind"] == "external" else "I"
@@ -134,7 +139,6 @@ def ticket_list(ctx: CliContext, at: str | None, with_archived: bool, status, pr
     found = list_ticket_rows(
         store, at=at, status=status, priority=priority, assignee=assignee, stage=stage, company=company,
         since=since, archived=None if with_archived else False, limit=None if show_all else limit,
-        viewer=ctx.viewer(),
     )
     if as_json:
         print_json(found.rows)

@@ -27,14 +27,16 @@ from pathlib import Path
 import orjson
 import pygit2
 
-from gitstore.errors import InvalidOption, RevisionNotFound
+from gitstore.crypt import is_sealed, unseal
+from gitstore.errors import GitStoreError, InvalidOption, RevisionNotFound
 from gitstore.history.changes import changed_tickets
 from gitstore.objects.revisions import parse_date
 from gitstore.objects.trees import blob_at
 from gitstore.tickets import layout
 from gitstore.timeutil import parse_utc
+from gitstore.viewer import Viewer
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Bumped when the rows change shape: an older file is rebuilt."""
 PREVIEW_CHARS = 200
 """Longest first line of the latest message kept in a row, in characters."""
@@ -49,7 +51,7 @@ _ROWS_SCHEMA = (
     ticket TEXT PRIMARY KEY, status TEXT, priority TEXT, stage TEXT, assignee TEXT,
     client TEXT, company TEXT, updated TEXT, created TEXT, latest_message TEXT,
     latest_kind TEXT, latest_time TEXT, archived INTEGER, problem TEXT,
-    updated_at REAL, active_at REAL, external_message TEXT, external_time TEXT
+    updated_at REAL, active_at REAL, external_message TEXT, external_time TEXT, external_active_at REAL
     )""",
     "CREATE INDEX IF NOT EXISTS rows_by_update ON rows (updated_at DESC, ticket)",
 )
@@ -132,6 +134,8 @@ def _load(raw: bytes | None, name: str) -> dict:
 
 
 def _first_line(text: object) -> str:
+    if is_sealed(text):
+        return str(text)  # whole: decrypted for a viewer with a key when listed (``_shown``)
     for line in str(text or "").splitlines():
         if line.strip():
             return " ".join(line.split())[:PREVIEW_CHARS]
@@ -198,10 +202,33 @@ def _rows_from_files(
 
 def _values(row: TicketRow, external: TicketRow) -> tuple:
     updated_at = _seconds(row.updated)
-    active = [x for x in (_seconds(row.created), _seconds(row.latest_time)) if x is not None]
-    active_at = max(active) if active else updated_at  # created, or the newest message
+
+    def active_at(latest: str | None) -> float | None:  # created, or the newest message
+        active = [x for x in (_seconds(row.created), _seconds(latest)) if x is not None]
+        return max(active) if active else updated_at
+
     columns = (getattr(row, c) if c != "archived" else int(row.archived) for c in _COLUMNS)
-    return (*columns, updated_at, active_at, external.latest_message, external.latest_time)
+    return (
+        *columns, updated_at, active_at(row.latest_time), external.latest_message, external.latest_time,
+        active_at(external.latest_time),
+    )
+
+
+SEALED_PREVIEW = "(encrypted internal message: no key for it on this site)"
+"""The preview of a latest internal message this site cannot decrypt (docs/encryption.md)."""
+
+
+def _shown(row: TicketRow, viewer: Viewer) -> TicketRow:
+    """A row with a sealed preview decrypted for ``viewer``, or ``SEALED_PREVIEW``."""
+    if not is_sealed(row.latest_message):
+        return row
+    try:
+        text = unseal(row.latest_message, viewer.identities)
+    except GitStoreError:
+        text = SEALED_PREVIEW
+    else:
+        text = _first_line(text)
+    return replace(row, latest_message=text)
 
 
 def _read_row(repo: pygit2.Repository, tree: pygit2.Tree, t_no: str) -> tuple[TicketRow, TicketRow] | None:
@@ -228,7 +255,7 @@ def _meta(db: sqlite3.Connection, key: str) -> str | None:
 
 def _fill(db: sqlite3.Connection, store, commit: pygit2.Commit, t_nos) -> None:
     repo = store.repo
-    insert = f"INSERT OR REPLACE INTO rows VALUES ({', '.join('?' * (len(_COLUMNS) + 4))})"
+    insert = f"INSERT OR REPLACE INTO rows VALUES ({', '.join('?' * (len(_COLUMNS) + 5))})"
     batch = []
     for t_no in t_nos:
         rows = _read_row(repo, commit.tree, t_no)
@@ -297,7 +324,7 @@ def list_ticket_rows(
     since: str | datetime | None = None,
     archived: bool | None = False,
     limit: int | None = None,
-    viewer: str | None = None,
+    viewer: Viewer | None = None,
 ) -> TicketList:
     """Return the tickets' rows, newest update first, filtered.
 
@@ -313,9 +340,11 @@ def list_ticket_rows(
             it: an aware datetime, or text (``2020-03-01``, ``3 days ago``; UTC).
         archived: False leaves archived tickets out, True keeps only them, None all.
         limit: at most this many rows (``total`` still counts every match).
-        viewer: who reads (an actor or agent id; the store's default role when None).
+        viewer: who reads (``gitstore.viewer.Viewer``; the store's viewer when None).
             A viewer whose role may not read I gets the latest *external* message in
-            each row, never an internal one (docs/data-model.md#roles).
+            each row, never an internal one, and ``since`` counts external messages
+            only (docs/data-model.md#roles). A sealed internal preview is decrypted
+            with the viewer's identities, else shown as ``SEALED_PREVIEW``.
 
     Returns:
         A ``TicketList``.
@@ -331,6 +360,7 @@ def list_ticket_rows(
         if since_at is None:
             raise InvalidOption(f"invalid --since date {since!r}: use e.g. 2020-03-01, 2020-03-01T12:00Z or '3 days ago'")
     commit = store.resolve(at)
+    viewer = viewer or store.viewer
     db = _open(store, commit, at is None)
     try:
         where: list[str] = []
@@ -349,12 +379,12 @@ def list_ticket_rows(
             where.append("archived = ?")
             args.append(int(archived))
         if since_at is not None:
-            where.append("active_at >= ?")
+            where.append("active_at >= ?" if viewer.internal else "external_active_at >= ?")
             args.append(since_at.timestamp())
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         total = db.execute(f"SELECT COUNT(*) FROM rows{clause}", args).fetchone()[0]
         columns = list(_COLUMNS)
-        if "I" not in store.policy(commit).access.readable(viewer):
+        if not viewer.internal:
             columns[columns.index("latest_message")] = "external_message"
             columns[columns.index("latest_time")] = "external_time"
             columns[columns.index("latest_kind")] = "CASE WHEN external_time IS NULL THEN NULL ELSE 'external' END"
@@ -362,7 +392,9 @@ def list_ticket_rows(
         if limit is not None:
             query += f" LIMIT {int(limit)}"
         rows = [
-            TicketRow(**{**dict(zip(_COLUMNS, found)), "archived": bool(found[_COLUMNS.index("archived")])})
+            _shown(
+                TicketRow(**{**dict(zip(_COLUMNS, found)), "archived": bool(found[_COLUMNS.index("archived")])}), viewer
+            )
             for found in db.execute(query, args)
         ]
     finally:

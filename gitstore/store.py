@@ -60,6 +60,7 @@ from gitstore.tickets.complete import CompleteContext, complete_context
 from gitstore.tickets.files import TicketFiles
 from gitstore.tickets.policy import PRESETS, Policy, Workflow, parse_policy, parse_workflow
 from gitstore.timeutil import format_utc, to_utc, utc_now
+from gitstore.viewer import OWNER, Presented, Viewer, resolve_viewer
 from gitstore.writer import (
     EMAIL_DOMAIN,
     CommitEvent,
@@ -122,15 +123,34 @@ class Store:
             the store (``objects.signingkeys.configured_signing``: ``gitstore.signingKey``,
             ``GITSTORE_SIGNING_KEY``…; docs/signing.md), unsigned when there are none;
             ``objects.signingkeys.unsigned`` signs nothing.
+        viewer: who reads (``gitstore.viewer``): an actor id whose registered role
+            (the store's default role when it has none) decides what every read method
+            shows; None opens the store for its owner, who reads every file.
+        agent: the agent the viewer acts as (its role narrows the viewer's).
+        role: a role to narrow the viewer to; one that would widen it is refused.
 
     Raises:
         SigningKeyError: a configured signing key cannot be read (nothing is written).
+        AccessDenied: ``role`` would widen what ``viewer`` may read (on the first read).
     """
 
     def __init__(
-        self, repo: pygit2.Repository, *, fsync: bool = True, lock_timeout: float = 30.0, signing: Signing | None = None
+        self,
+        repo: pygit2.Repository,
+        *,
+        fsync: bool = True,
+        lock_timeout: float = 30.0,
+        signing: Signing | None = None,
+        viewer: str | None = None,
+        agent: str | None = None,
+        role: str | None = None,
     ):
         self.repo = repo
+        self.viewer_spec: tuple[str | None, str | None, str | None] | None = (
+            (viewer, agent, role) if (viewer, agent, role) != (None, None, None) else None
+        )
+        self._viewers: dict[Any, Viewer] = {}
+        self._identities: tuple[Any, ...] | None = None
         self.git_dir = Path(repo.path)
         self.state_dir = self.git_dir / "gitstore"
         self.state_dir.mkdir(exist_ok=True)
@@ -271,8 +291,78 @@ class Store:
             dates = index.store_commit_at
         return resolve_commit(self.repo, rev, self.head(), dates, index.commits_with_prefix)
 
+    # ------------------------------------------------------------------ viewers
+    @property
+    def identities(self) -> tuple[Any, ...]:
+        """The age identities of this site (``gitstore.crypt.identities_for``), read once.
+
+        Raises:
+            KeyFileError: a configured identity file cannot be read.
+        """
+        if self._identities is None:
+            from gitstore.crypt import identities_for
+
+            self._identities = tuple(identities_for(self.repo))
+        return self._identities
+
+    @property
+    def viewer(self) -> Viewer:
+        """The viewer this store was opened for, resolved against the role registry at
+        HEAD (``gitstore.viewer.resolve_viewer``), with this site's identities.
+
+        Raises:
+            AccessDenied: the store's ``role`` would widen what its viewer may read.
+        """
+        head = None if self.repo.head_is_unborn else self.repo.head.target
+        cached = self._viewers.get(head)
+        if cached is None:
+            if self.viewer_spec is None:
+                cached = OWNER
+            else:
+                name, agent, role = self.viewer_spec
+                access = self._policy_of(self.repo[head].peel(pygit2.Tree)).access if head else parse_policy({}).access
+                cached = resolve_viewer(access, name, agent=agent, role=role)
+            if cached.internal:
+                cached = cached.with_identities(self.identities)
+            self._viewers = {head: cached}
+        return cached
+
+    def view_as(self, viewer: str | None, *, agent: str | None = None, role: str | None = None) -> None:
+        """Make every later read of this store for ``viewer`` (see the class's ``viewer``,
+        ``agent`` and ``role`` arguments); ``viewer`` None here is an unnamed reader, who
+        gets the store's default role (``roles.default``), not the owner's view."""
+        self.viewer_spec = (viewer, agent, role)
+        self._viewers = {}
+
+    def owner(self) -> Viewer:
+        """The store owner's viewer with this site's identities (what derived data
+        such as the search index is built from: it filters per viewer itself)."""
+        return OWNER.with_identities(self.identities)
+
     def read(self, t_no: str, at: str | pygit2.Commit | None = None) -> TicketFiles:
-        """Read a ticket's three files at HEAD or at a revision.
+        """Read a ticket's three files at HEAD or at a revision, as the store's viewer
+        may see them (``Store.viewer``; ``present`` also says what was left out).
+
+        Raises:
+            InvalidTicketNumber, TicketNotFound, RevisionNotFound, ValidationError: as
+                ``read_stored``.
+        """
+        return self.present(t_no, at).files
+
+    def present(self, t_no: str, at: str | pygit2.Commit | None = None, viewer: Viewer | None = None) -> Presented:
+        """A ticket as the store's viewer (or ``viewer``) may see it: I emptied for a
+        viewer who may not read it; sealed items decrypted or left out and counted.
+
+        Raises:
+            InvalidTicketNumber, TicketNotFound, RevisionNotFound, ValidationError: as
+                ``read_stored``.
+        """
+        return (viewer or self.viewer).present(self.read_stored(t_no, at))
+
+    def read_stored(self, t_no: str, at: str | pygit2.Commit | None = None) -> TicketFiles:
+        """Read a ticket's three files as committed, at HEAD or at a revision: every
+        item, sealed fields as ciphertext, no viewer applied. For the write path
+        (rollbacks, retries), merges and checks — not for showing a ticket to someone.
 
         Args:
             t_no: the ticket number.
@@ -315,15 +405,20 @@ class Store:
         return TicketFiles(t_no, models["E"], models["I"], models["T"])
 
     def context(self, t_no: str, at: str | None = None) -> CompleteContext:
-        """Return the complete context of a ticket at HEAD or ``at``
-        (docs/data-model.md#complete-context; ``tickets.complete.CompleteContext``).
+        """Return the complete context of a ticket at HEAD or ``at`` as the store's
+        viewer may see it (docs/data-model.md#complete-context;
+        ``tickets.complete.CompleteContext``).
 
         Raises:
             TicketNotFound, RevisionNotFound, ValidationError, InvalidTicketNumber.
         """
         commit = self.resolve(at, t_no=t_no)
-        files = self.read(t_no, at=commit)
-        return complete_context(files, str(commit.id), self.ticket_version(t_no, at=commit))
+        viewer = self.viewer
+        shown = self.present(t_no, at=commit, viewer=viewer)
+        return complete_context(
+            shown.files, str(commit.id), self.ticket_version(t_no, at=commit), internal_visible=viewer.internal,
+            unreadable=shown.unreadable,
+        )
 
     def exists(self, t_no: str, at: str | None = None) -> bool:
         """Return True if the ticket's T file exists at HEAD (or ``at``)."""
@@ -876,11 +971,14 @@ class Store:
 
         Raises:
             ValidationError: ``value`` is not a JSON object, or not a valid section.
+            AccessDenied: ``roles``, ``agents`` or ``crypt`` changed by an actor who is
+                not an admin (``Policy.check_config``).
         """
         if not isinstance(value, dict):
             raise ValidationError(f"configuration section {name!r} must be an object")
         with self._writing() as writer:
             tip = writer.tip()
+            self._policy_of(tip.tree).check_config(name, actor=actor)
             data = read_tree_config(self.objects_repo(), tip.tree)
             data[name] = value
             parse_policy(data)  # refuse a section that would break writes on every site
@@ -1043,7 +1141,7 @@ def retry_on_conflict(
         try:
             with store.lock if locked else nullcontext():
                 head = store.head()
-                files = store.read(t_no, at=head)
+                files = store.read_stored(t_no, at=head)
                 return write(files, head)
         except ConflictError:
             if attempt == attempts - 1:

@@ -15,7 +15,9 @@ Roles: the agent's own messages (``sender_id`` = agent id) are ``assistant``; cu
 messages ``user``; everything else (support agents, team members, other agents,
 internal messages) ``system`` with attribution ``[sender_id · sender · channel]``.
 Visibility follows the agent's role (``roles``): a customer-facing agent never gets
-internal (I) messages.
+internal (I) messages; nor does a context asked for by a viewer who may not read them
+(``Store.viewer``). Sealed internal messages are decrypted with the viewer's identities;
+those this site cannot decrypt are left out (docs/encryption.md).
 
 Budgets: with ``max_tokens``, the whole context (by ``tokens.Tokenizer.context_tokens``)
 plus ``reserve_tokens`` for the response never exceeds ``max_tokens``; header, markers
@@ -36,7 +38,7 @@ from typing import Any
 
 from gitstore.agents.roles import READS, load_access
 from gitstore.agents.strategies import STRATEGIES, Candidate, select_important, select_recent, select_summarized
-from gitstore.agents.timeline import Entry, load_timeline
+from gitstore.agents.timeline import Entry, load_timeline, opened
 from gitstore.agents.tokens import REPLY_PRIMING, get_tokenizer
 from gitstore.errors import BudgetTooSmall, TicketNotFound, ValidationError
 from gitstore.store import Store
@@ -190,7 +192,9 @@ def build_context(
         reserve = 0
     else:
         reserve = min(DEFAULT_RESERVE, max_tokens // 4) if reserve_tokens is None else reserve_tokens
-    timeline = load_timeline(store.repo, commit.tree, t_no).visible(READS[role])
+    viewer = store.viewer  # a person asking for an agent's context sees no more than they may read
+    reads = tuple(kind for kind in READS[role] if viewer.can_read(kind))
+    timeline = opened(load_timeline(store.repo, commit.tree, t_no).visible(reads), viewer.identities)
 
     trigger_entry = None
     if trigger is not None:

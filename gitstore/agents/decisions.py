@@ -197,7 +197,7 @@ def confirm_decision(store: Store, t_no: str, decision_id: str, *, actor: str, a
         TicketNotFound, ConflictError (the ticket changed while confirming).
     """
     head = store.head()
-    files = store.read(t_no, at=head)
+    files = store.read_stored(t_no, at=head)
     item = find_decision(files, decision_id)
     if item.human_confirmed:
         raise ValidationError(f"decision {decision_id} of ticket {t_no} is already confirmed")

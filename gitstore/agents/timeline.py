@@ -19,7 +19,8 @@ from operator import attrgetter
 import orjson
 import pygit2
 
-from gitstore.errors import TicketNotFound, ValidationError
+from gitstore.crypt import is_sealed, unseal
+from gitstore.errors import GitStoreError, TicketNotFound, ValidationError
 from gitstore.tickets import layout
 
 CACHE_ENTRIES = 64
@@ -70,6 +71,32 @@ class Entry:
 
     def __repr__(self) -> str:
         return f"Entry({self.kind} {self.message_id} {self.timestamp} {self.sender_id})"
+
+    def with_content(self, content: str) -> "Entry":
+        """A copy of this entry holding ``content`` (a decrypted sealed message)."""
+        copy = Entry.__new__(Entry)
+        for name in self.__slots__:
+            setattr(copy, name, getattr(self, name))
+        copy.content = content
+        copy._attributed = None
+        return copy
+
+
+def opened(entries: tuple[Entry, ...], identities: tuple) -> tuple[Entry, ...]:
+    """``entries`` with sealed contents decrypted by ``identities``; an entry none of
+    them decrypts is left out (docs/encryption.md)."""
+    if not any(is_sealed(e.content) for e in entries):
+        return entries
+    out = []
+    for entry in entries:
+        if not is_sealed(entry.content):
+            out.append(entry)
+            continue
+        try:
+            out.append(entry.with_content(unseal(entry.content, identities)))
+        except GitStoreError:
+            continue
+    return tuple(out)
 
 
 def _parse(repo: pygit2.Repository, oid: pygit2.Oid, kind: str, name: str) -> list[Entry]:

@@ -14,7 +14,7 @@ the source's original time there), inclusive at both ends.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Iterator
 
@@ -26,6 +26,7 @@ from gitstore.timeutil import from_epoch
 
 if TYPE_CHECKING:
     from gitstore.store import Store
+    from gitstore.viewer import Viewer
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,8 @@ def audit_log(
             ``dateparser`` understands (``2026-11-01``, ``3 days ago``; UTC when no zone).
 
     Yields:
-        ``LogEntry`` values, newest first (children before parents).
+        ``LogEntry`` values, newest first (children before parents), as the store's
+        viewer may see them (``_as_seen``).
 
     Raises:
         InvalidOption: a date that does not parse, or ``since`` after ``until``.
@@ -99,7 +101,24 @@ def audit_log(
     where = ["1=1"] + [clause for clause, value in filters if value is not None]
     params = [value for _clause, value in filters if value is not None]
     rows = iter_commits(store, " AND ".join(where), tuple(params), ticket=ticket)
-    return (_log_entry(row) for row in rows)
+    viewer = store.viewer
+    entries = (_log_entry(row) for row in rows)
+    return entries if viewer.internal else (_as_seen(entry, viewer) for entry in entries)
+
+
+SHOWN_TRAILERS = ("Ticket", "Files", "Actor", "Agent")
+"""Trailers a viewer who may not read I sees of a commit that changed only I files."""
+
+
+def _as_seen(entry: LogEntry, viewer: Viewer) -> LogEntry:
+    """``entry`` as a viewer who may not read I sees it: a commit whose ticket files
+    are all I files reads ``viewer.INTERNAL_SUMMARY``, with only ``SHOWN_TRAILERS``."""
+    kinds = {name[0] for name in entry.files if name[:2] in ("E_", "I_", "T_")}
+    summary = viewer.summary(entry.summary, sorted(kinds))
+    if summary == entry.summary:
+        return entry
+    trailers = {k: v for k, v in entry.trailers.items() if k in SHOWN_TRAILERS}
+    return replace(entry, summary=summary, trailers=trailers)
 
 
 def _log_entry(row: tuple) -> LogEntry:

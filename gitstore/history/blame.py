@@ -20,11 +20,12 @@ are blamed on the same commits.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from gitstore.errors import InvalidOption, TicketNotFound
+from gitstore.crypt import is_sealed, unseal
+from gitstore.errors import AccessDenied, GitStoreError, InvalidOption, TicketNotFound
 from gitstore.history.log import HistoryEntry, for_store
 from gitstore.objects.trees import blob_at
 from gitstore.tickets import layout
@@ -32,6 +33,7 @@ from gitstore.tickets.files import ITEM_LISTS
 
 if TYPE_CHECKING:
     from gitstore.store import Store
+    from gitstore.viewer import Viewer
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class BlameLine:
         time: that commit's author date (the update's time, aware UTC).
         actor: that commit's actor; agent: its ``Agent:`` trailer or None.
         summary: that commit's first line.
+        kinds: the files that commit changed (``HistoryEntry.kinds``).
         detail: for messages ``sender``, ``sender_id``, ``timestamp``, ``content``; for
             progress updates ``updater``, ``status``, ``timestamp``; for decisions
             ``agent``, ``timestamp``; for fields ``value``.
@@ -58,6 +61,7 @@ class BlameLine:
     agent: str | None
     summary: str
     detail: dict = field(default_factory=dict)
+    kinds: tuple[str, ...] = ()
 
 
 def blame(store: Store, t_no: str, kind: str) -> list[BlameLine]:
@@ -80,6 +84,9 @@ def blame(store: Store, t_no: str, kind: str) -> list[BlameLine]:
     if kind not in ITEM_LISTS:
         raise InvalidOption(f"blame needs a file kind E, I or T, not {kind!r}")
     layout.validate_t_no(t_no)
+    viewer = store.viewer
+    if not viewer.can_read(kind):
+        raise AccessDenied(f"{viewer.label()} may not read internal (I) files: blame E or T")
     rows = for_store(store).entries(t_no)
     if not rows or not rows[-1][1].exists:
         raise TicketNotFound(f"ticket {t_no} not found")
@@ -124,7 +131,31 @@ def blame(store: Store, t_no: str, kind: str) -> list[BlameLine]:
                 if name not in data:
                     del field_owner[name]
         previous = data
-    return _lines(kind, previous or {}, owner, field_owner)
+    lines = _lines(kind, previous or {}, owner, field_owner)
+    return [_as_seen(line, viewer) for line in lines]
+
+
+def _as_seen(line: BlameLine, viewer: Viewer) -> BlameLine:
+    """A blame line as ``viewer`` may see it: sealed content decrypted (or marked
+    ``SEALED_CONTENT``), and the summary of an internal-only commit hidden."""
+    detail = line.detail
+    content = detail.get("content")
+    if isinstance(content, str) and is_sealed(content):
+        try:
+            text = unseal(content, viewer.identities)
+        except GitStoreError:
+            text = SEALED_CONTENT
+        detail = {**detail, "content": text}
+    summary = line.summary
+    if not viewer.internal:
+        summary = viewer.summary(summary, line.kinds)
+    if detail is line.detail and summary == line.summary:
+        return line
+    return replace(line, detail=detail, summary=summary)
+
+
+SEALED_CONTENT = "(encrypted: no key for it on this site)"
+"""The content blame shows of a sealed item this site cannot decrypt (docs/encryption.md)."""
 
 
 def _side_origin(side: list, before_seq: int, load, list_name: str, id_field: str, key: str) -> HistoryEntry | None:
@@ -179,4 +210,4 @@ def _lines(kind: str, data: dict, owner: dict, field_owner: dict) -> list[BlameL
 
 
 def _line(item: str, key: str, entry: HistoryEntry, detail: dict) -> BlameLine:
-    return BlameLine(item, key, entry.commit, entry.time, entry.actor, entry.agent, entry.summary, detail)
+    return BlameLine(item, key, entry.commit, entry.time, entry.actor, entry.agent, entry.summary, detail, entry.kinds)

@@ -44,7 +44,7 @@ import subprocess
 import threading
 import time
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
@@ -585,12 +585,17 @@ def ticket_history(store: Store, t_no: str, limit: int | None = None) -> list[Hi
         limit: at most this many entries (None: all).
 
     Returns:
-        ``HistoryEntry`` values, newest first.
+        ``HistoryEntry`` values, newest first; for a viewer who may not read I
+        (``Store.viewer``) a commit that changed only I reads ``viewer.INTERNAL_SUMMARY``.
 
     Raises:
         InvalidTicketNumber, TicketNotFound (never existed), InvalidOption (limit < 1).
     """
-    return for_store(store).history(t_no, limit)
+    viewer = store.viewer
+    entries = for_store(store).history(t_no, limit)
+    if viewer.internal:
+        return entries
+    return [replace(e, summary=viewer.summary(e.summary, e.kinds)) for e in entries]
 
 
 def iter_commits(store: Store, sql_where: str, params: tuple, *, ticket: str | None = None) -> Iterator[tuple]:

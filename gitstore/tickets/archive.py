@@ -96,7 +96,7 @@ def unarchive(store: Store, t_no: str, *, actor: str, agent: str | None = None, 
 
 def _set_flag(store: Store, t_no: str, value: bool, *, actor: str, agent: str | None, reason: str | None):
     head = store.head()
-    files = store.read(t_no, at=head)
+    files = store.read_stored(t_no, at=head)
     if files.workflow.archived == value:
         state = "already archived" if value else "not archived"
         raise ArchivedTicket(f"ticket {t_no} is {state}; nothing written")

@@ -49,6 +49,10 @@ class CompleteContext:
             as JSON objects with ``kind`` (``external``/``internal``).
         decision_trail: the agent decisions ordered by ``(timestamp, decision_id)``, as
             JSON objects.
+        internal_visible: False for a viewer who may not read I: ``to_json`` then has
+            no ``internal_conversation`` (docs/data-model.md#roles).
+        unreadable: internal items left out because this site holds no key for them
+            (docs/encryption.md).
     """
 
     ticket_id: str
@@ -57,29 +61,42 @@ class CompleteContext:
     files: TicketFiles
     unified_timeline: list[dict[str, Any]]
     decision_trail: list[dict[str, Any]]
+    internal_visible: bool = True
+    unreadable: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """The context as one JSON object: ``ticket_id``, ``commit``, ``version``,
         ``external_conversation``, ``internal_conversation``, ``workflow_state``,
-        ``unified_timeline``, ``decision_trail``."""
-        return {
+        ``unified_timeline``, ``decision_trail``; ``internal_conversation`` only for a
+        viewer who may read I, with ``unreadable_internal_items`` when some are sealed
+        for keys this site does not hold."""
+        out: dict[str, Any] = {
             "ticket_id": self.ticket_id,
             "commit": self.commit,
             "version": self.version,
             "external_conversation": self.files.external.model_dump(mode="json"),
-            "internal_conversation": self.files.internal.model_dump(mode="json"),
-            "workflow_state": self.files.workflow.model_dump(mode="json"),
-            "unified_timeline": self.unified_timeline,
-            "decision_trail": self.decision_trail,
         }
+        if self.internal_visible:
+            out["internal_conversation"] = self.files.internal.model_dump(mode="json")
+        out["workflow_state"] = self.files.workflow.model_dump(mode="json")
+        out["unified_timeline"] = self.unified_timeline
+        out["decision_trail"] = self.decision_trail
+        if self.unreadable:
+            out["unreadable_internal_items"] = self.unreadable
+        return out
 
 
-def complete_context(files: TicketFiles, commit: str, version: str | None = None) -> CompleteContext:
+def complete_context(
+    files: TicketFiles, commit: str, version: str | None = None, *, internal_visible: bool = True, unreadable: int = 0
+) -> CompleteContext:
     """Return the complete context of a ticket read at ``commit``.
 
     Args:
-        files: the ticket's files at ``commit``.
+        files: the ticket's files at ``commit`` (as the viewer may see them).
         commit: the id of the commit read.
         version: the id of the ticket's last change at ``commit``.
+        internal_visible, unreadable: see ``CompleteContext``.
     """
-    return CompleteContext(files.t_no, commit, version, files, unified_timeline(files), decision_trail(files))
+    return CompleteContext(
+        files.t_no, commit, version, files, unified_timeline(files), decision_trail(files), internal_visible, unreadable
+    )

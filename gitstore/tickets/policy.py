@@ -86,6 +86,10 @@ TENEX_WORKFLOW: dict[str, Any] = {
 PRESETS = {"seed000": DEFAULT_WORKFLOW, "tenex": TENEX_WORKFLOW}
 """Workflow presets by the name ``gitstore stage configure --preset`` takes."""
 
+ACCESS_SECTIONS = ("roles", "agents", "crypt")
+"""Configuration sections only an ``admin`` (or unrestricted) actor may change: who has
+which role, and for whom internal content is encrypted."""
+
 _STAGE_RE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 _WHAT = {"E": "external (E) messages", "I": "internal (I) messages"}
 
@@ -300,6 +304,21 @@ class Policy:
         for item in t_changes.get("agent_decisions") or []:
             if isinstance(item, dict) and isinstance(item.get("agent"), str):
                 self.access.agent_role(item["agent"])
+
+    def check_config(self, section: str, *, actor: str) -> None:
+        """Refuse a change of an access section (``ACCESS_SECTIONS``) by an actor whose
+        role is not ``admin``: who reads what is the admins' to decide, so no actor can
+        give itself a wider role (docs/data-model.md#roles). Unrestricted actors (not
+        listed, no default role) may, so a store without roles can be set up.
+
+        Raises:
+            AccessDenied: the actor's role is ``customer_facing`` or ``internal``.
+        """
+        role = self.access.actor_role(actor)
+        if section in ACCESS_SECTIONS and role not in (None, "admin"):
+            raise AccessDenied(
+                f"actor {actor!r} has role {role} and may not change configuration section {section!r} (admins only)"
+            )
 
     def check_replace(self, changed_kinds: set[str], *, actor: str, agent: str | None) -> None:
         """Refuse a whole-file write (hand edit, rollback) of message files the role may not write.
