@@ -232,3 +232,25 @@ class ConfigKeyNotFound(GitStoreError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else "configuration key not found"
+
+
+class CiphertextError(ValidationError):
+    """A sealed field (``age:v1:`` + base64 of an age file) that is malformed: not one
+    line of base64, or no age header inside (docs/encryption.md#ciphertext-format)."""
+
+
+class RecipientError(ValidationError):
+    """An encryption recipient that cannot be used: not an ``age1…`` X25519 or
+    ``ssh-ed25519 AAAA…`` public key, a duplicate name, a malformed ``crypt``
+    configuration section (docs/encryption.md#recipients)."""
+
+
+class KeyFileError(GitStoreError, ValueError):
+    """A site's identity file (``GITSTORE_IDENTITY``, ``gitstore.identityFile``,
+    ``~/.config/gitstore/identity``) that cannot be read or holds no usable key
+    (docs/encryption.md#identities)."""
+
+
+class DecryptionError(GitStoreError, ValueError):
+    """Sealed content that no identity of this site decrypts, where every item is
+    needed (``crypt rotate``, ``crypt.open_all``; docs/encryption.md)."""

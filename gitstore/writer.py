@@ -24,6 +24,7 @@ The caller holds the store's writer lock for the whole chain.
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,6 +33,8 @@ from typing import Any, Callable, Iterable
 import pygit2
 from pydantic import ValidationError as PydanticValidationError
 
+from gitstore.crypt.fields import exposed_fields, exposed_message, sealer_for
+from gitstore.crypt.recipients import recipients_at
 from gitstore.errors import ConflictError, GitStoreError, TicketExists, TicketNotFound, ValidationError
 from gitstore.objects.deflate import MIN_BYTES, PrefixDeflater
 from gitstore.objects.packs import ObjectWriter
@@ -352,6 +355,7 @@ class TicketWriter:
         if expected_version is not None:
             self._check_version(t_no, expected_version, old_blobs)
         policy = self.policy(self.tip_tree())
+        recipients = recipients_at(self.objects.repo, self.tip_tree())  # encryption on: docs/encryption.md
         who = authorized_as or actor
         if files is not None:
             if files.t_no != t_no:
@@ -364,11 +368,13 @@ class TicketWriter:
                 touched = {k for k in "EI" if any(applied.draft.items[(k, key)] for key in APPEND_FIELDS[k])}
             policy.check_replace(touched, actor=who, agent=agent)
             self._check_rules(t_no, files.stamped(when))
+            if recipients and (current is None or "I" in applied.kinds):
+                self._check_sealed(t_no, files, current)
         else:
             base = current if current is not None else TicketDraft.from_files(new_ticket_files(t_no, create or {}, when))
             if update is not None:
                 policy.check_update(update, actor=who, agent=agent)
-                applied = base.apply(update, when)
+                applied = base.apply(update, when, seal=sealer_for(recipients))
             else:
                 applied = AppliedUpdate(base)
             self._check_rules(t_no, applied.draft.shell_files(when))
@@ -428,6 +434,18 @@ class TicketWriter:
         if problems:
             name, problem = problems[0]
             raise ValidationError(f"{name}: {problem}", [f"{n}: {p}" for n, p in problems])
+
+    @staticmethod
+    def _check_sealed(t_no: str, files: TicketFiles, current: TicketDraft | None) -> None:
+        """Refuse clear internal content where ciphertext is expected (whole-file writes
+        while encryption is on: ``crypt.fields.exposed_fields``)."""
+        parents = [] if current is None else [
+            {key: [json.loads(text) for text in current.items[("I", key)]] for key in APPEND_FIELDS["I"]}
+        ]
+        exposed = exposed_fields(files.internal.model_dump(mode="json"), parents)
+        if exposed:
+            lines = [exposed_message(layout.file_name("I", t_no), found) for found in exposed]
+            raise ValidationError(lines[0], lines)
 
     def _check_version(self, t_no: str, expected: str, tip_blobs: dict[str, pygit2.Oid | None]) -> None:
         repo = self.objects.repo

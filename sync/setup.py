@@ -4,6 +4,9 @@
   so a person's plain ``git merge``/``git pull`` merges ticket files exactly as
   ``gitstore pull`` does (``.gitattributes``, committed by ``Store.init``, routes
   ``Tickets/**/*.json`` to the driver named ``gitstore``).
+- ``register_textconv``: ``diff.gitstore-crypt.textconv = <gitstore> crypt textconv`` so
+  ``git diff``/``log -p``/``blame`` show I files' sealed fields decrypted to a key holder
+  (docs/encryption.md#git);
 - ``install_hooks``: copies the scripts of ``hooks/`` into the repository's hooks folder
   (``core.hooksPath`` if set, else ``.git/hooks``).
 
@@ -25,6 +28,7 @@ from pathlib import Path
 
 import pygit2
 
+from gitstore.crypt.textconv import DIFF_DRIVER, TEXTCONV_KEY, set_textconv
 from gitstore.errors import HookExistsError, NotAStoreError
 
 DRIVER = "gitstore"
@@ -65,6 +69,19 @@ def register_merge_driver(repo: pygit2.Repository) -> str:
     command = " ".join(shlex.quote(part) for part in gitstore_command()) + " merge-driver %O %A %B %P"
     repo.config[f"merge.{DRIVER}.name"] = DRIVER_NAME
     repo.config[f"merge.{DRIVER}.driver"] = command
+    return command
+
+
+def textconv_command() -> str:
+    """The command git runs to show I files decrypted (``gitstore crypt textconv``)."""
+    return " ".join(shlex.quote(part) for part in gitstore_command()) + " crypt textconv"
+
+
+def register_textconv(repo: pygit2.Repository) -> str:
+    """Register ``textconv_command`` for the ``gitstore-crypt`` diff driver that
+    ``.gitattributes`` names for I files (docs/encryption.md#git); returns it."""
+    command = textconv_command()
+    set_textconv(repo, command)
     return command
 
 
@@ -152,6 +169,7 @@ def configure_store(repo: pygit2.Repository, *, hooks: bool, force: bool = False
         report.hooks = install_hooks(repo, force=force)
         return report
     report.driver = register_merge_driver(repo)
+    register_textconv(repo)
     local = Path(repo.path) / "config"
     if "pull.rebase" not in pygit2.Config(str(local)):
         # a plain ``git pull`` merges, as ``gitstore pull`` does: a rebase would give
@@ -182,6 +200,8 @@ def ensure_configured(repo: pygit2.Repository) -> SetupReport | None:
         What was set up, or None when the store already was.
     """
     if not needs_setup(repo):
+        if not repo.is_bare and TEXTCONV_KEY not in repo.config and _attributes_name_textconv(repo):
+            register_textconv(repo)  # set up before encryption was turned on
         return None
     try:
         return configure_store(repo, hooks=True)
@@ -190,3 +210,11 @@ def ensure_configured(repo: pygit2.Repository) -> SetupReport | None:
         report.notes.append(f"hooks not installed: {exc}")
         return report
 
+
+def _attributes_name_textconv(repo: pygit2.Repository) -> bool:
+    """True when HEAD's ``.gitattributes`` routes files to the ``gitstore-crypt`` diff driver."""
+    try:
+        tree = repo.head.peel(pygit2.Commit).tree
+        return f"diff={DIFF_DRIVER}".encode() in repo[tree[".gitattributes"].id].read_raw()
+    except (KeyError, pygit2.GitError):
+        return False

@@ -96,12 +96,13 @@ def test_appending_to_a_large_ticket_writes_what_a_fresh_read_writes(store):
 LAYERS = {
     "gitstore.errors": 0, "gitstore.timeutil": 0,
     "gitstore.objects": 1, "gitstore.config": 1,
-    "gitstore.tickets": 2,
+    "gitstore.tickets": 2, "gitstore.crypt": 2,
     "gitstore.history": 3,
     "gitstore.writer": 4,
     "gitstore.store": 5,
     "gitstore.verify": 6, "gitstore.handedit": 6, "gitstore.maintenance": 6,
-    "gitstore.signers": 6, "gitstore.listing": 6, "gitstore.configkeys": 6, "gitstore.storeshape": 6, "gitstore": 7,
+    "gitstore.signers": 6, "gitstore.listing": 6, "gitstore.configkeys": 6, "gitstore.storeshape": 6,
+    "gitstore.cryptstore": 6, "gitstore": 7,
     "gitstore.agents": 8, "gitstore.importers": 8,
 }
 """Module prefix → layer: a module may import only its own layer's modules or lower ones."""

@@ -5,13 +5,18 @@ files have the content they had at the target revision (re-stamped with the roll
 own sync time: docs/data-model.md#synchronized-write). It goes through the normal write
 path (``Store.replace_files``: writer lock, validation, cross-file rules,
 compare-and-swap against the version read), so a rollback can itself be rolled back. The commit carries a
-``Rollback-To: <full commit id>`` trailer and, when given, ``Reason: <text>``.
+``Rollback-To: <full commit id>`` trailer and, when given, ``Reason: <text>``. While
+encryption is on, internal content the rollback restores in clear text (items written
+before encryption was turned on, or rolled away since) is sealed for the current
+recipients (docs/encryption.md#rollbacks); sealed fields are restored as they were.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from gitstore.crypt.fields import seal_exposed
+from gitstore.crypt.recipients import recipients_at
 from gitstore.errors import ArchivedTicket, InvalidOption, TicketNotFound
 
 if TYPE_CHECKING:
@@ -54,6 +59,9 @@ def rollback(store: Store, t_no: str, to: str, *, actor: str, agent: str | None 
         files = store.read(t_no, at=target)
     except TicketNotFound:
         raise TicketNotFound(f"ticket {t_no} did not exist at {to} ({str(target.id)[:12]}); nothing written") from None
+    recipients = recipients_at(store.repo, head.tree)
+    if recipients:  # items restored in clear text are sealed now (docs/encryption.md#rollbacks)
+        files = files.with_file("I", seal_exposed(files.internal, [current.internal.model_dump(mode="json")], recipients))
     trailers = {"Rollback-To": str(target.id)}
     if reason:
         trailers["Reason"] = reason

@@ -41,6 +41,8 @@ from pydantic import (
     model_serializer,
 )
 
+from gitstore.crypt.format import PREFIX as SEALED_PREFIX
+from gitstore.crypt.format import sealed_problem
 from gitstore.timeutil import format_utc, to_utc
 
 SCHEMA_VERSION = 1
@@ -87,6 +89,22 @@ def _check_content(text: str) -> str:
 
 
 Content = Annotated[str, AfterValidator(_check_content)]
+
+
+def _check_sealable(text: str) -> str:
+    # sealed text (docs/encryption.md#ciphertext-format) may be up to its ciphertext's
+    # size: the clear text was held to MAX_CONTENT_BYTES before it was sealed
+    if not text.startswith(SEALED_PREFIX):
+        return _check_content(text)
+    problem = sealed_problem(text)
+    if problem is not None:
+        raise ValueError(f"{problem} (docs/encryption.md#ciphertext-format)")
+    return text
+
+
+Sealable = Annotated[str, AfterValidator(_check_sealable)]
+"""Text that may be sealed (an internal message's ``content``, a progress update's
+``notes``): clear text as ``Content``, or a well-formed sealed field."""
 
 
 class _Model(BaseModel):
@@ -165,7 +183,7 @@ class InternalMessage(_Model):
     timestamp: UtcTime
     sender: Literal["cs_agent", "technical_member"]
     sender_id: NonEmpty
-    content: Content
+    content: Sealable
     message_type: Literal["assignment", "update", "escalation", "resolution"] = "update"
     platform: Literal["flock", "mattermost", "slack"] = "mattermost"
     attachments: list[Attachment] = Field(default_factory=list)
@@ -179,7 +197,7 @@ class ProgressUpdate(_Model):
     timestamp: UtcTime
     updater: NonEmpty
     status: Literal["assigned", "in_progress", "blocked", "resolved"]
-    notes: Content = ""
+    notes: Sealable = ""
     estimated_completion: UtcTime | None = None
 
 

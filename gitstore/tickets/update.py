@@ -36,12 +36,12 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from gitstore.errors import ValidationError
+from gitstore.errors import GitStoreError, ValidationError
 from gitstore.tickets import layout
 from gitstore.tickets.files import STAMP_FIELDS, TicketFiles
 from gitstore.tickets.models import AgentDecision, ExternalMessage, InternalMessage, ProgressUpdate
@@ -76,6 +76,11 @@ ITEM_MODELS: dict[tuple[str, str], type[BaseModel]] = {
 _ID_PREFIX = {"message_id": "msg_", "update_id": "pu_", "decision_id": "dec_"}
 _ITEM_SEP = b",\n    "
 ItemKey = tuple[str, str]
+
+ItemSealer = Callable[[ItemKey, dict[str, Any]], dict[str, Any]]
+"""Called with ``((kind, list field), item JSON)`` for each new item once it passed its
+schema; returns the JSON to write (``gitstore.crypt.fields.Sealer`` seals internal
+content there: docs/encryption.md)."""
 
 
 def new_id(id_field: str) -> str:
@@ -270,12 +275,13 @@ class TicketDraft:
             out[kind] = frame.render_with_prefix(when, lists, joined)
         return out
 
-    def apply(self, update_data: Any, when: datetime) -> "AppliedUpdate":
+    def apply(self, update_data: Any, when: datetime, seal: ItemSealer | None = None) -> "AppliedUpdate":
         """Apply ``update_data`` (see the module doc) and validate what it brings.
 
         Args:
             update_data: the update.
             when: the update's timestamp (aware UTC), used for items without one.
+            seal: applied to each new item's JSON after validation (``ItemSealer``).
 
         Returns:
             The new draft, the kinds it changed and the ids it appended.
@@ -342,7 +348,10 @@ class TicketDraft:
                         raise ValidationError(f"{label}: {id_field} {item_id!r} already exists")
                     model = _validate_item(kind, key, raw, label, len(items[(kind, key)]) + len(new_texts))
                     try:
-                        text = render_item(model.model_dump(mode="json"))
+                        dumped = model.model_dump(mode="json")
+                        text = render_item(seal((kind, key), dumped) if seal is not None else dumped)
+                    except GitStoreError:
+                        raise  # the sealer's own errors (RecipientError) as they are
                     except ValueError as exc:  # NaN/Infinity in a free-form object
                         raise ValidationError(f"{label}: {key}.{len(items[(kind, key)]) + len(new_texts)}: {exc}") from None
                     batch.add(item_id)
