@@ -4,8 +4,11 @@ Both validate only the tickets a commit or push changes: each such ticket's thre
 files must be in their folder (``gitstore.tickets.layout``), parse against the schemas
 (docs/data-model.md#ticket-files) and pass the cross-file rules
 (docs/data-model.md#cross-file-rules, ``gitstore.tickets.rules``). A ticket
-whose three files are all deleted is accepted (a deletion). Each problem is one line
-naming the file and the rule.
+whose three files are all deleted is accepted (a deletion). Sealed fields must be
+well-formed ciphertext (the schemas), and while the configuration of the commit
+encrypts internal content, an I file may not hold clear text where ciphertext is
+expected (``sealing_problems``, docs/encryption.md#what-is-sealed). Each problem is one
+line naming the file and the rule.
 """
 
 from __future__ import annotations
@@ -15,11 +18,15 @@ from typing import Callable, Iterable, Sequence
 
 import pygit2
 
+from gitstore.config import CONFIG_PATH, parse_config
+from gitstore.crypt.fields import exposed_fields, exposed_message
+from gitstore.crypt.recipients import SECTION, parse_section, recipients_at
 from gitstore.errors import GitStoreError
 from gitstore.objects.refs import BRANCH
 from gitstore.objects.trees import blob_at
 from gitstore.storeshape import has_tickets, tree_problems
 from gitstore.tickets import layout
+from gitstore.tickets.jsontext import parse_json
 from gitstore.verify import check_ticket_files
 from gitstore_sync.pull import looks_like_store
 from gitstore_sync.signedmode import incoming_failures, signed_mode
@@ -45,6 +52,71 @@ def ticket_problems(t_no: str, read: Callable[[str], bytes | None]) -> list[str]
         return [f"{t_no}: {exc}"]
     found = check_ticket_files(t_no, {kind: read(path) for kind, path in paths.items()}, canonical=False)
     return [f"{paths[p.kind]}: {p.message} ({p.rule})" for p in found]
+
+
+def sealing_problems(path: str, new: bytes | None, parents: Sequence[bytes | None]) -> list[str]:
+    """Clear internal content where ciphertext is expected, in one I file written
+    while encryption is on (``crypt.fields.exposed_fields``).
+
+    Args:
+        path: the I file's repository path (named in each line).
+        new: its bytes as written (None: deleted; an unparsable file is left to
+            ``ticket_problems``).
+        parents: its bytes in each parent version (None where it is absent).
+
+    Returns:
+        One line per clear field: ``<path>: <list> <id>: <field> is clear text… (<rule>)``.
+    """
+    if new is None:
+        return []
+    try:
+        written = parse_json(new, path)
+    except GitStoreError:
+        return []
+    before = []
+    for data in parents:
+        try:
+            value = parse_json(data, path) if data is not None else None
+        except GitStoreError:
+            value = None
+        if isinstance(value, dict):
+            before.append(value)
+    if not isinstance(written, dict):
+        return []
+    return [exposed_message(path, found) for found in exposed_fields(written, before)]
+
+
+def _pushed_sealing_problems(repo: pygit2.Repository, new: pygit2.Commit, old: pygit2.Commit | None) -> list[str]:
+    """``sealing_problems`` of every pushed commit whose own configuration encrypts,
+    against its parents (a merge's items from either side are not new)."""
+    walker = repo.walk(new.id, pygit2.enums.SortMode.TOPOLOGICAL)
+    if old is not None:
+        walker.hide(old.id)
+    problems: list[str] = []
+    bad_config: set[str] = set()
+    for commit in walker:
+        try:
+            recipients = recipients_at(repo, commit.tree)
+        except GitStoreError as exc:
+            if str(exc) not in bad_config:
+                bad_config.add(str(exc))
+                problems.append(f"commit {str(commit.id)[:12]}: {exc}")
+            continue
+        if not recipients:
+            continue
+        parents = commit.parents
+        base = parents[0].tree if parents else empty_tree(repo)
+        for path, oid in sorted(changed_blobs(repo, base, commit.tree).items()):
+            parsed = layout.parse_path(path)
+            if oid is None or parsed is None or parsed[0] != "I":
+                continue
+            before = []
+            for parent in parents:
+                known = blob_at(parent.tree, path)
+                before.append(repo[known].read_raw() if known is not None else None)
+            problems += [f"commit {str(commit.id)[:12]}: {line}"
+                         for line in sealing_problems(path, repo[oid].read_raw(), before)]
+    return problems
 
 
 def tickets_and_path_problems(paths: Iterable[str]) -> tuple[set[str], list[str]]:
@@ -105,6 +177,40 @@ def check_staged(repo: pygit2.Repository, index_file: str | None = None) -> list
 
     for t_no in sorted(tickets):
         problems += ticket_problems(t_no, read)
+    problems += _staged_sealing_problems(repo, head, tickets, read)
+    return problems
+
+
+def _staged_sealing_problems(repo: pygit2.Repository, head: pygit2.Commit | None, tickets: set[str],
+                             read: Callable[[str], bytes | None]) -> list[str]:
+    """``sealing_problems`` of the staged I files, under the staged configuration (else
+    HEAD's), against HEAD's (and an unfinished merge's MERGE_HEAD's) versions."""
+    config = read(CONFIG_PATH)
+    try:
+        if config is not None:
+            recipients = parse_section(parse_config(config).get(SECTION))
+        else:
+            recipients = recipients_at(repo, head.tree) if head is not None else ()
+    except GitStoreError as exc:
+        return [f"{CONFIG_PATH}: {exc}"]
+    if not recipients:
+        return []
+    parents = [head] if head is not None else []
+    try:
+        parents.append(repo.lookup_reference("MERGE_HEAD").peel(pygit2.Commit))
+    except (KeyError, pygit2.GitError, ValueError):
+        pass
+    problems = []
+    for t_no in sorted(tickets):
+        try:
+            path = layout.ticket_path("I", t_no)
+        except GitStoreError:
+            continue
+        before = []
+        for parent in parents:
+            known = blob_at(parent.tree, path)
+            before.append(repo[known].read_raw() if known is not None else None)
+        problems += sealing_problems(path, read(path), before)
     return problems
 
 
@@ -180,6 +286,7 @@ def check_receive(repo: pygit2.Repository, updates: Iterable[Sequence[str]]) -> 
 
         for t_no in sorted(tickets):
             problems += [f"{ref}: {line}" for line in ticket_problems(t_no, read)]
+        problems += [f"{ref}: {line}" for line in _pushed_sealing_problems(repo, new_commit, old_commit)]
     return problems
 
 
