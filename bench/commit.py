@@ -17,7 +17,13 @@ With ``--signed``, gitstore also runs signed (an Ed25519 key, docs/signing.md) o
 third clone with the same updates, and the line adds ``gitstore_signed`` and
 ``signing_p50_ms`` (signed p50 minus unsigned p50, same run; the target is at most 1 ms).
 
-Usage: python bench/commit.py [--sizes 1000,100000] [--updates 500] [--signed]
+With ``--encrypted``, the updates add one *internal* message instead of an external one,
+and gitstore runs them twice on clones of the same store: without encryption, and with
+encryption on (one X25519 recipient in the ``crypt`` section, docs/encryption.md); the
+line adds ``gitstore_internal``, ``gitstore_encrypted`` and ``encryption_p50_ms``
+(encrypted p50 minus plain p50, same run; the target is at most 2 ms).
+
+Usage: python bench/commit.py [--sizes 1000,100000] [--updates 500] [--signed] [--encrypted]
 """
 
 from __future__ import annotations
@@ -52,7 +58,16 @@ def signing_key(folder: Path):
     return KeyRing(load_signing_key(path))
 
 
-def gitstore_run(path: Path, n_tickets: int, updates: int, fsync: bool, seed: int, signing=None) -> dict:
+def encrypt_for_one_recipient(path: Path) -> None:
+    """Turn encryption on in the store at ``path``: one new X25519 recipient."""
+    from pyrage import x25519
+
+    with Store.open(path, fsync=False) as store:
+        recipient = str(x25519.Identity.generate().to_public())
+        store.write_config_section("crypt", {"recipients": [{"name": "bench", "recipient": recipient}]}, actor="bench")
+
+
+def gitstore_run(path: Path, n_tickets: int, updates: int, fsync: bool, seed: int, signing=None, kind: str = "E") -> dict:
     store = Store.open(path, fsync=fsync, signing=signing)
     rng = random.Random(seed)
     before = objects_bytes(store.git_dir)
@@ -62,7 +77,7 @@ def gitstore_run(path: Path, n_tickets: int, updates: int, fsync: bool, seed: in
         for i in range(updates):
             t_no = f"{rng.randrange(n_tickets):06d}"
             data = {
-                "E": {"messages": [{"sender": "cs_agent", "sender_id": "bench", "content": f"update {i}: we are on it"}]},
+                kind: {"messages": [{"sender": "cs_agent", "sender_id": "bench", "content": f"update {i}: we are on it"}]},
                 "T": {"assigned_member": f"agent-{i % 7}", "priority": "HIGH" if i % 2 else "LOW"},
             }
             t0 = time.perf_counter()
@@ -116,6 +131,7 @@ def main() -> None:
     parser.add_argument("--workdir", default=None, help="where to build stores (default: a temp folder)")
     parser.add_argument("--fsync", choices=["off", "on", "both"], default="both", help="which fsync modes to measure")
     parser.add_argument("--signed", action="store_true", help="also run gitstore signing every commit (same updates)")
+    parser.add_argument("--encrypted", action="store_true", help="also add internal messages, plain and encrypted")
     args = parser.parse_args()
     root = Path(args.workdir or tempfile.mkdtemp(prefix="gitstore-bench-"))
     try:
@@ -136,11 +152,19 @@ def main() -> None:
                 if args.signed:
                     git(root, "clone", "-q", "--no-hardlinks", str(base), str(signed))
                     Store.open(signed, fsync=False).close()
+                plain_i, sealed_i = root / f"gs-plain-i-{size}-{fsync}", root / f"gs-sealed-i-{size}-{fsync}"
+                if args.encrypted:
+                    for clone in (plain_i, sealed_i):
+                        git(root, "clone", "-q", "--no-hardlinks", str(base), str(clone))
+                        Store.open(clone, fsync=False).close()
+                    encrypt_for_one_recipient(sealed_i)
                 os.sync()  # let the clones' checkout writeback finish before timing anything
                 time.sleep(2)
                 seed = 7 + size
                 g = gitstore_run(ours, size, args.updates, fsync, seed)
                 s = gitstore_run(signed, size, args.updates, fsync, seed, signing=signing_key(root)) if args.signed else None
+                pi = gitstore_run(plain_i, size, args.updates, fsync, seed, kind="I") if args.encrypted else None
+                si = gitstore_run(sealed_i, size, args.updates, fsync, seed, kind="I") if args.encrypted else None
                 b = git_cli_run(theirs, size, args.updates, fsync, seed)
                 record = {
                     "bench": "commit", "tickets": size, "updates": args.updates, "fsync": fsync,
@@ -153,6 +177,13 @@ def main() -> None:
                     record["gitstore_signed"] = {k: round(v, 3) for k, v in s.items()}
                     record["signing_p50_ms"] = round(s["p50_ms"] - g["p50_ms"], 3)
                     shutil.rmtree(signed)
+                if pi is not None and si is not None:
+                    record["gitstore_internal"] = {k: round(v, 3) for k, v in pi.items()}
+                    record["gitstore_encrypted"] = {k: round(v, 3) for k, v in si.items()}
+                    record["encryption_p50_ms"] = round(si["p50_ms"] - pi["p50_ms"], 3)
+                    shutil.rmtree(plain_i)
+                    shutil.rmtree(sealed_i)
+                record["loadavg"] = [round(x, 2) for x in os.getloadavg()]
                 emit(record)
                 shutil.rmtree(ours)
                 shutil.rmtree(theirs)

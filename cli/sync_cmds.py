@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 import click
@@ -153,6 +154,8 @@ def pull(ctx: CliContext, remote_name: str, as_json: bool) -> None:
 
     store = ctx.store()
     result = pull_remote(store, remote_name or default_remote(store.repo), actor=ctx.actor(), agent=ctx.agent)
+    if not store.viewer.internal:  # a customer-facing viewer is told nothing of I (docs/data-model.md#roles)
+        result = dataclasses.replace(result, lost=[value for value in result.lost if not value.file.startswith("I_")])
     if as_json:
         print_json(result)
     else:

@@ -25,6 +25,7 @@ the branch moves once per ``checkpoint_every`` commits (importers use it).
 
 from __future__ import annotations
 
+import copy
 import os
 import random
 import time
@@ -333,6 +334,18 @@ class Store:
         gets the store's default role (``roles.default``), not the owner's view."""
         self.viewer_spec = (viewer, agent, role)
         self._viewers = {}
+
+    def as_viewer(self, viewer: str | None, *, agent: str | None = None, role: str | None = None) -> "Store":
+        """The same open store for another viewer (a server answers each request for its
+        token's actor): it shares the repository, writer, lock and caches, and reads
+        for ``viewer`` like a store opened with those arguments.
+
+        Not a new writer: use one thread at a time for the store and its views.
+        """
+        _ = self.writer  # made once here, so the views share it (and its lock)
+        view = copy.copy(self)
+        view.view_as(viewer, agent=agent, role=role)
+        return view
 
     def owner(self) -> Viewer:
         """The store owner's viewer with this site's identities (what derived data

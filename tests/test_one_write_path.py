@@ -97,7 +97,7 @@ LAYERS = {
     "gitstore.errors": 0, "gitstore.timeutil": 0,
     "gitstore.objects": 1, "gitstore.config": 1,
     "gitstore.tickets": 2, "gitstore.crypt": 2,
-    "gitstore.history": 3,
+    "gitstore.history": 3, "gitstore.viewer": 3,
     "gitstore.writer": 4,
     "gitstore.store": 5,
     "gitstore.verify": 6, "gitstore.handedit": 6, "gitstore.maintenance": 6,

@@ -267,3 +267,15 @@ def test_python_api_reads_follow_the_viewer(desk):
     with Store.open(path, viewer="bob", role="admin") as widened:
         with pytest.raises(AccessDenied):
             widened.read("1001")
+
+
+def test_a_view_of_an_open_store_reads_for_its_viewer_and_shares_the_writer(desk):
+    from gitstore import Store
+
+    _gs, path, _values = desk
+    with Store.open(path) as owner:
+        bob = owner.as_viewer("bob")
+        assert bob.read("1001").internal.messages == [] and len(owner.read("1001").internal.messages) == 2
+        assert bob.writer is owner.writer
+        bob.add_message("1001", "E", sender="cs_agent", sender_id="bob", content="seen", actor="bob")
+        assert owner.read("1001").external.messages[-1].content == "seen"

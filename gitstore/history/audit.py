@@ -115,9 +115,12 @@ def _as_seen(entry: LogEntry, viewer: Viewer) -> LogEntry:
     are all I files reads ``viewer.INTERNAL_SUMMARY``, with only ``SHOWN_TRAILERS``."""
     kinds = {name[0] for name in entry.files if name[:2] in ("E_", "I_", "T_")}
     summary = viewer.summary(entry.summary, sorted(kinds))
-    if summary == entry.summary:
+    if summary != entry.summary:
+        trailers = {k: v for k, v in entry.trailers.items() if k in SHOWN_TRAILERS}
+    else:  # a merge's losing values of I fields are internal content too
+        trailers = {k: v for k, v in entry.trailers.items() if not (k == "Lost-Value" and v.startswith("I_"))}
+    if summary == entry.summary and trailers == entry.trailers:
         return entry
-    trailers = {k: v for k, v in entry.trailers.items() if k in SHOWN_TRAILERS}
     return replace(entry, summary=summary, trailers=trailers)
 
 

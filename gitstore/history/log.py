@@ -528,6 +528,17 @@ def _git_ticket_changes(repo: pygit2.Repository, commits: list[pygit2.Commit]) -
     return {commit: tickets_in(found) for commit, found in paths.items()}
 
 
+def commit_ticket_kinds(repo: pygit2.Repository, commit: pygit2.Commit) -> dict[str, set[str]]:
+    """``{T_NO: {kinds}}`` a commit changed against its first parent: from its ``Files:``
+    trailer when it has one (the shared timestamp every update stamps left out), else
+    from the tree diff (merges, plain git commits)."""
+    files = _trailers(commit).get("Files")
+    if files:
+        return _files_by_ticket(files)
+    parent = commit.parents[0].tree if commit.parents else None
+    return ticket_changes(repo, parent, commit.tree)
+
+
 def ticket_changes(repo: pygit2.Repository, old: pygit2.Tree | None, new: pygit2.Tree | None) -> dict[str, set[str]]:
     """Return ``{T_NO: {kinds}}`` of the ticket files that differ between two root trees.
 

@@ -50,13 +50,13 @@ def rollback(store: Store, t_no: str, to: str, *, actor: str, agent: str | None 
     if reason is not None and ("\n" in reason or "\r" in reason or len(reason) > MAX_REASON or not reason.strip()):
         raise InvalidOption(f"invalid reason: one non-empty line of at most {MAX_REASON} characters")
     head = store.head()
-    current = store.read(t_no, at=head)
+    current = store.read_stored(t_no, at=head)
     if current.workflow.archived:
         raise ArchivedTicket(f"ticket {t_no} is archived (read-only); run 'gitstore unarchive {t_no}' before rolling back; nothing written")
     version = store.ticket_version(t_no, at=head)
     target = store.resolve(to, t_no=t_no)
     try:
-        files = store.read(t_no, at=target)
+        files = store.read_stored(t_no, at=target)
     except TicketNotFound:
         raise TicketNotFound(f"ticket {t_no} did not exist at {to} ({str(target.id)[:12]}); nothing written") from None
     recipients = recipients_at(store.repo, head.tree)
