@@ -107,7 +107,9 @@ LAYERS = {
 }
 """Module prefix → layer: a module may import only its own layer's modules or lower ones."""
 
-FOLDERS = {"gitstore": "gitstore", "index": "gitstore_index", "sync": "gitstore_sync", "cli": "gitstore_cli"}
+FOLDERS = {
+    "gitstore": "gitstore", "index": "gitstore_index", "sync": "gitstore_sync", "serve": "gitstore_serve", "cli": "gitstore_cli",
+}
 
 
 def module_name(path: Path) -> str:
@@ -197,7 +199,7 @@ def test_gitstore_has_no_import_cycle_and_no_upward_import():
 
 
 def test_the_other_layers_import_downward_only():
-    order = {"gitstore": 0, "gitstore_index": 1, "gitstore_sync": 1, "gitstore_cli": 2}
+    order = {"gitstore": 0, "gitstore_index": 1, "gitstore_sync": 1, "gitstore_serve": 2, "gitstore_cli": 3}
     modules = project_modules()
     wrong = []
     for name, path in modules.items():
@@ -213,7 +215,7 @@ def test_import_gitstore_loads_no_feature_and_installs_no_generic_name(tmp_path)
     code = (
         "import sys, importlib.util\n"
         "import gitstore\n"
-        "loaded = [m for m in sys.modules if m.split('.')[0] in ('gitstore_index', 'gitstore_sync', 'gitstore_cli')"
+        "loaded = [m for m in sys.modules if m.split('.')[0] in ('gitstore_index', 'gitstore_sync', 'gitstore_serve', 'gitstore_cli')"
         " or m.startswith(('gitstore.agents', 'gitstore.importers'))]\n"
         "generic = [n for n in ('cli', 'sync', 'index') if importlib.util.find_spec(n) is not None]\n"
         "print(loaded, generic)\n"
