@@ -18,7 +18,7 @@ from typing import Callable, Iterable, Sequence
 
 import pygit2
 
-from gitstore.config import CONFIG_PATH, parse_config
+from gitstore.config import CONFIG_PATH, parse_config, read_tree_config
 from gitstore.crypt.fields import exposed_fields, exposed_message
 from gitstore.crypt.recipients import SECTION, parse_section, recipients_at
 from gitstore.errors import GitStoreError
@@ -27,6 +27,7 @@ from gitstore.objects.trees import blob_at
 from gitstore.storeshape import has_tickets, tree_problems
 from gitstore.tickets import layout
 from gitstore.tickets.jsontext import parse_json
+from gitstore.tickets.policy import parse_policy
 from gitstore.verify import check_ticket_files
 from gitstore_sync.pull import looks_like_store
 from gitstore_sync.signedmode import incoming_failures, signed_mode
@@ -178,6 +179,45 @@ def check_staged(repo: pygit2.Repository, index_file: str | None = None) -> list
     for t_no in sorted(tickets):
         problems += ticket_problems(t_no, read)
     problems += _staged_sealing_problems(repo, head, tickets, read)
+    problems += staged_role_problems(repo, head_tree, changed)
+    return problems
+
+
+def committing_actor(repo: pygit2.Repository) -> str | None:
+    """Who commits: ``GITSTORE_ACTOR``, else git's author name (``GIT_AUTHOR_NAME``,
+    ``user.name``); None when none is set."""
+    for name in ("GITSTORE_ACTOR", "GIT_AUTHOR_NAME"):
+        if os.environ.get(name):
+            return os.environ[name]
+    try:
+        return str(repo.config["user.name"])
+    except KeyError:
+        return None
+
+
+def staged_role_problems(repo: pygit2.Repository, head_tree: pygit2.Tree, changed: set[str]) -> list[str]:
+    """The staged message files the committing actor's role may not write (a hand edit
+    by plain ``git commit`` obeys the roles as ``gitstore commit`` does:
+    docs/data-model.md#roles). Concluding a merge (``MERGE_HEAD``) brings others' changes
+    and is not checked here: the merged commits were checked where they were made."""
+    if os.path.exists(os.path.join(repo.path, "MERGE_HEAD")):
+        return []
+    actor = committing_actor(repo)
+    if actor is None:
+        return []
+    try:
+        policy = parse_policy(read_tree_config(repo, head_tree))
+    except GitStoreError:
+        return []  # the configuration's own problems are reported by the shape checks
+    problems = []
+    for path in sorted(changed):
+        parsed = layout.parse_path(path)
+        if parsed is None or parsed[0] not in ("E", "I"):
+            continue
+        try:
+            policy.check_replace({parsed[0]}, actor=actor, agent=None)
+        except GitStoreError as exc:
+            problems.append(f"{path}: {exc} (docs/data-model.md#roles)")
     return problems
 
 

@@ -279,3 +279,33 @@ def test_a_view_of_an_open_store_reads_for_its_viewer_and_shares_the_writer(desk
         assert bob.writer is owner.writer
         bob.add_message("1001", "E", sender="cs_agent", sender_id="bob", content="seen", actor="bob")
         assert owner.read("1001").external.messages[-1].content == "seen"
+
+
+def test_plain_git_commit_of_an_internal_edit_by_a_customer_facing_actor_is_refused_by_the_hook(desk):
+    import subprocess
+
+    from gitstore.tickets import layout
+
+    gs, path, _values = desk
+    assert gs("hooks", "install", actor="lead").exit_code == 0
+    i_path = path / layout.ticket_path("I", "1001")
+    e_path = path / layout.ticket_path("E", "1001")
+    data = json.loads(i_path.read_text())
+    data["participants"]["technical_team"] = ["mallory"]
+    i_path.write_text(json.dumps(data, indent=2) + "\n")
+    git(path, "add", layout.ticket_path("I", "1001"))
+    head = git(path, "rev-parse", "HEAD")
+    env = {**__import__("os").environ, "GIT_AUTHOR_NAME": "bob"}
+    proc = subprocess.run(["git", "-C", str(path), "commit", "-q", "-m", "by hand"], capture_output=True, text=True, env=env)
+    assert proc.returncode != 0
+    assert f"{layout.ticket_path('I', '1001')}: actor 'bob' has role customer_facing and may not write" in proc.stderr
+    assert git(path, "rev-parse", "HEAD") == head
+    env["GIT_AUTHOR_NAME"] = "ivan"  # an internal actor may
+    assert subprocess.run(["git", "-C", str(path), "commit", "-q", "-m", "by hand"], env=env).returncode == 0
+    data = json.loads(e_path.read_text())  # and bob may edit E
+    data["conversation_status"] = "resolved"
+    e_path.write_text(json.dumps(data, indent=2) + "\n")
+    git(path, "add", layout.ticket_path("E", "1001"))
+    env["GIT_AUTHOR_NAME"] = "bob"
+    proc = subprocess.run(["git", "-C", str(path), "commit", "-q", "-m", "E by hand"], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
