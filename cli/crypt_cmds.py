@@ -122,7 +122,8 @@ def crypt_status_cmd(ctx: CliContext, rev: str | None, as_json: bool) -> None:
         click.echo(f"recipient {r['name']}\t{r['kind']}\t{r['recipient']}{mark}")
     key = "yes" if status.has_key else "no"
     click.echo(f"identity file: {status.identity_file} (matches a recipient: {key})")
-    click.echo(f"internal items: {status.sealed} sealed, {status.clear} clear, {status.unreadable} unreadable here")
+    if status.counted:
+        click.echo(f"internal items: {status.sealed} sealed, {status.clear} clear, {status.unreadable} unreadable here")
 
 
 @crypt.command("rotate")

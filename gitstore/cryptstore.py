@@ -80,6 +80,8 @@ class CryptStatus:
         clear: internal items whose text is clear.
         unreadable: sealed items no identity of this site decrypts.
         textconv: git's textconv for I files is registered in ``.git/config``.
+        counted: False for a viewer who may not read I (``Store.viewer``): the three
+            counts are then 0 and mean nothing (docs/data-model.md#roles).
     """
 
     enabled: bool
@@ -90,6 +92,7 @@ class CryptStatus:
     clear: int = 0
     unreadable: int = 0
     textconv: bool = False
+    counted: bool = True
 
 
 @dataclass
@@ -113,6 +116,8 @@ class RotateResult:
 
 def _commit(store: Store, head: pygit2.Commit, blobs: dict[str, bytes], *, actor: str, summary: str,
             trailers: dict[str, str]) -> str:
+    if CONFIG_PATH in blobs:  # who may read what is the admins' to decide (Policy.check_config)
+        store.policy(head).check_config(SECTION, actor=actor)
     changes: dict[str, pygit2.Oid | None] = {path: store.repo.create_blob(data) for path, data in blobs.items()}
     message = commit_message(summary, {**trailers, "Actor": actor})
     commit_id, _kept = store.commit_tree_changes(head, changes, message=message, author=signature(actor, utc_now()),
@@ -300,6 +305,9 @@ def crypt_status(store: Store, at: str | None = None) -> CryptStatus:
         has_key=bool(local),
         textconv=not store.repo.is_bare and TEXTCONV_KEY in store.repo.config,
     )
+    if not store.viewer.internal:  # a customer-facing viewer is told no count of internal items
+        status.counted = False
+        return status
     for t_no, _path, oid in internal_files(store.repo, commit.tree):
         internal = layout.loads("I", store.repo[oid].read_raw(), layout.file_name("I", t_no))
         for (_kind, key), name in SEALED_FIELDS.items():
