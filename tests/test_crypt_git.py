@@ -186,3 +186,15 @@ def test_a_plain_git_clone_gets_the_textconv_on_first_use(sites, tmp_path):
     command = git(clone, "config", "diff.gitstore-crypt.textconv").strip()
     assert command.endswith("crypt textconv") and os.path.isabs(command.split()[0].strip("'"))
     assert git(clone, "check-attr", "diff", layout.ticket_path("I", "1001")).strip().endswith("gitstore-crypt")
+
+
+def test_the_hub_refuses_a_malformed_crypt_section(sites, tmp_path):
+    site = sites.clone("a")
+    config = site / ".gitstore" / "config.json"
+    data = json.loads(config.read_text())
+    data["crypt"] = {"recipients": [{"name": "eve", "recipient": "age1bogus"}]}
+    config.write_text(json.dumps(data, indent=2) + "\n")
+    git(site, "commit", "-q", "--no-verify", "-am", "bad recipient")
+    proc = push(site, sites.hub)
+    assert proc.returncode != 0
+    assert "recipient 'eve': not a valid public key" in proc.stderr and "docs/encryption.md#recipients" in proc.stderr
