@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,8 +77,16 @@ class CliContext:
             if index_exists(self._store):
                 from gitstore_index.subscriber import subscribe_index
 
-                subscriber = subscribe_index(self._store, report=lambda line: click.echo(line, err=True))
-                click.get_current_context().call_on_close(subscriber.close)
+                subscriber = subscribe_index(self._store, report=lambda line: click.echo(line, err=True), after_write=True)
+
+                def index_after_output() -> None:  # the write is acknowledged first, then indexed
+                    try:
+                        sys.stdout.flush()
+                    except (OSError, ValueError):
+                        pass  # a closed pipe: the error contract of gitstore_cli.main reports it
+                    subscriber.close()
+
+                click.get_current_context().call_on_close(index_after_output)
         return self._store
 
     def page(self) -> bool:

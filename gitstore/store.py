@@ -38,6 +38,8 @@ from typing import Any, Callable, Iterator, TypeVar
 import pygit2
 
 from gitstore.config import CONFIG_PATH, config_blob, dumps_config, parse_config, read_tree_config, section_of
+from gitstore.crypt.recipients import SECTION as CRYPT_SECTION
+from gitstore.crypt.recipients import parse_section
 from gitstore.errors import (
     ConflictError,
     NotAStoreError,
@@ -995,6 +997,7 @@ class Store:
             data = read_tree_config(self.objects_repo(), tip.tree)
             data[name] = value
             parse_policy(data)  # refuse a section that would break writes on every site
+            parse_section(data.get(CRYPT_SECTION))  # and recipients every write must seal for
             blob = self.objects.add_blob(dumps_config(data))
             message = commit_message(summary or f"Configure {name}", {"Config": name, "Actor": actor})
             commit_id = writer.commit({CONFIG_PATH: blob}, message=message, author=signature(actor, utc_now()))

@@ -25,6 +25,7 @@ from typing import Any
 import pygit2
 
 from gitstore.config import CONFIG_PATH
+from gitstore.crypt.recipients import SECTION, parse_section
 from gitstore.errors import GitStoreError
 from gitstore.tickets import layout
 from gitstore.tickets.jsontext import parse_json
@@ -64,6 +65,10 @@ def config_problems(data: bytes) -> list[str]:
             check_role(search["default_role"], "search.default_role")
         except GitStoreError as exc:
             problems.append(f"{CONFIG_PATH}: {exc} (docs/data-model.md#roles)")
+    try:
+        parse_section(config.get(SECTION))
+    except GitStoreError as exc:
+        problems.append(str(exc))
     return problems
 
 

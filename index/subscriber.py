@@ -6,7 +6,9 @@ whoever opens both subscribes the index. ``subscribe_index(store)`` registers an
 messages appended, changed documents replaced). It opens the index only on the first
 commit, so commands that do not write never pay for it. Inside ``Store.batch()`` (bulk
 imports) it defers: one catch-up at ``flush()``/``close()`` replaces thousands of small
-index commits.
+index commits. With ``after_write=True`` (the CLI) every event waits for ``flush()``:
+the write is acknowledged (its result printed) at the commit path's latency, and the
+index catches up after that, in the same process (docs/architecture.md).
 
 An index failure never fails the write it follows: the commit is already durable, the
 index keeps its recorded commit, and the next open catches up by tree diff. The failure
@@ -37,12 +39,17 @@ class IndexSubscriber:
         deferred: events seen inside a batch and not yet indexed.
     """
 
-    def __init__(self, store: Store, *, report: Callable[[str], None] | None = None, lock_timeout: float = 10.0):
+    def __init__(
+        self, store: Store, *, report: Callable[[str], None] | None = None, lock_timeout: float = 10.0,
+        after_write: bool = False,
+    ):
         self.store = store
         self.report = report
         self.lock_timeout = lock_timeout
+        self.after_write = after_write
         self.changes: list = []
         self.deferred = 0
+        self.queued: list = []
         self._index = None
         self._unsubscribe: Callable[[], None] | None = None
 
@@ -56,17 +63,25 @@ class IndexSubscriber:
         return self._index
 
     def __call__(self, event) -> None:
-        """Index one ``CommitEvent`` (or defer it inside a batch)."""
+        """Index one ``CommitEvent`` (or defer it inside a batch, or queue it until
+        ``flush`` with ``after_write``)."""
         if self.store.in_batch:
             self.deferred += 1
+            return
+        if self.after_write:
+            self.queued.append(event)
             return
         self._guard(lambda: self.changes.extend(self.index.apply_event(event)))
 
     def flush(self) -> None:
-        """Index what was deferred (one catch-up to HEAD)."""
+        """Index what was deferred (one catch-up to HEAD) or queued (each event in order)."""
         if self.deferred:
             self.deferred = 0
+            self.queued = []
             self._guard(lambda: self.changes.extend(self.index.catch_up()))
+        while self.queued:
+            event = self.queued.pop(0)
+            self._guard(lambda: self.changes.extend(self.index.apply_event(event)))
 
     def close(self) -> None:
         """Flush, release the index and unsubscribe."""
@@ -87,10 +102,14 @@ class IndexSubscriber:
                 self.report(message)
 
 
-def subscribe_index(store: Store, *, report: Callable[[str], None] | None = None, lock_timeout: float = 10.0) -> IndexSubscriber:
+def subscribe_index(
+    store: Store, *, report: Callable[[str], None] | None = None, lock_timeout: float = 10.0, after_write: bool = False
+) -> IndexSubscriber:
     """Subscribe the store's search index to its commits; returns the subscriber.
 
     Call ``close()`` on the subscriber when done (it flushes deferred batch updates).
+    ``after_write``: index only at ``flush()``/``close()``, so writes return at the
+    commit path's latency (the index's catch-up on open stays the guarantee).
 
     Example:
         >>> sub = subscribe_index(store)                        # doctest: +SKIP
@@ -98,6 +117,6 @@ def subscribe_index(store: Store, *, report: Callable[[str], None] | None = None
         ...                   content="printer on fire", actor="ana")   # doctest: +SKIP
         >>> sub.close()                                          # doctest: +SKIP
     """
-    subscriber = IndexSubscriber(store, report=report, lock_timeout=lock_timeout)
+    subscriber = IndexSubscriber(store, report=report, lock_timeout=lock_timeout, after_write=after_write)
     subscriber._unsubscribe = store.subscribe(subscriber)
     return subscriber
