@@ -2,7 +2,9 @@
 
 Each round starts a child writer of one kind (``update``: single updates with fsync on;
 ``bulk``: ``Store.bulk`` blocks of 5; ``gc``, ``index``: updates with ``gc`` or a search
-index rebuild every 5; ``rollback``: updates and rollbacks of the one before), lets
+index rebuild every 5; ``rollback``: updates and rollbacks of the one before; ``pull``:
+an update here and one on a side clone, then a pull that merges the side's commits —
+its messages count as acknowledged once the pull returned), lets
 it run a random 0.05–0.6 s and kills it and its children (``git gc``) with SIGKILL. Then: ``Store.open``, ``verify``,
 ``git fsck --strict``, every acknowledged message present exactly once, no partial
 ticket, the last acknowledged message found by search, and no git lock or pack litter
@@ -30,7 +32,7 @@ from pathlib import Path
 
 from soakcommon import HOT, ROOT, emit, fsck_strict, hot_store, leftovers, message_ids
 
-KINDS = ("update", "bulk", "gc", "index", "rollback")
+KINDS = ("update", "bulk", "gc", "index", "rollback", "pull")
 
 
 def child(kind: str, path: str, name: str) -> None:
@@ -45,7 +47,25 @@ def child(kind: str, path: str, name: str) -> None:
         store.update(t_no, {"E": {"messages": [{"message_id": mid, "sender": "customer", "sender_id": name, "content": mid}]},
                             "T": {"assigned_member": mid}}, actor=name)
 
+    side = None
+    if kind == "pull":
+        side_path = Path(path).with_name("side")
+        if not side_path.exists():
+            subprocess.run(["git", "clone", "-q", path, str(side_path)], check=True)
+        side = Store.open(side_path, fsync=False)
     while True:
+        if side is not None:
+            from gitstore_sync.pull import pull
+
+            mid, side_mid = f"{name}-{n}", f"{name}-side-{n}"
+            one(HOT[n % 2], mid)
+            print("ok", mid, flush=True)
+            side.update(HOT[(n + 1) % 2], {"E": {"messages": [
+                {"message_id": side_mid, "sender": "customer", "sender_id": name, "content": side_mid}]}}, actor=name)
+            pull(store, str(side.path), actor=name)  # a merge commit: both sides changed
+            print("ok", side_mid, flush=True)
+            n += 1
+            continue
         if kind == "bulk":
             ids = [f"{name}-{n + i}" for i in range(5)]
             with store.bulk(checkpoint_every=5):
@@ -89,6 +109,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3600, help="stop after this many seconds (default 3600)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-search", action="store_true", help="skip the search check (the index build)")
+    parser.add_argument("--kinds", default=",".join(KINDS), help=f"writer kinds to kill, in turn (default {','.join(KINDS)})")
     parser.add_argument("--child", nargs=3, metavar=("KIND", "STORE", "NAME"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -97,6 +118,10 @@ def main() -> None:
     from gitstore import Store
     from gitstore.verify import verify_store
 
+    kinds = [k for k in args.kinds.split(",") if k]
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown or not kinds:
+        parser.error(f"unknown kinds {unknown}: use {', '.join(KINDS)}")
     rng = random.Random(args.seed)
     started = time.monotonic()
     counts: Counter[str] = Counter()
@@ -108,7 +133,7 @@ def main() -> None:
         for round_no in range(args.rounds):
             if time.monotonic() - started > args.seconds:
                 break
-            kind = KINDS[round_no % len(KINDS)]
+            kind = kinds[round_no % len(kinds)]
             acked = run_round(path, kind, f"w{round_no}", rng)
             acknowledged += acked
             counts["kills"] += 1
