@@ -22,7 +22,11 @@ import sys
 
 import click
 
-from gitstore_cli.session import CliContext
+# gitstore uses no pydantic plugin: skip their discovery (an entry-point scan of every
+# installed package, ~10 ms of each command's start; pydantic's documented switch)
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
+from gitstore_cli.session import CliContext  # noqa: E402 - after the switch above
 
 # (module, attribute) of each top-level command, imported when the group is built.
 COMMANDS = [
@@ -61,6 +65,7 @@ COMMANDS = [
     ("gitstore_cli.config_cmds", "config"),
     ("gitstore_cli.signer_cmds", "signer"),
     ("gitstore_cli.crypt_cmds", "crypt"),
+    ("gitstore_cli.webhook_cmds", "webhook"),
 ]
 
 

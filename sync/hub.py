@@ -17,7 +17,6 @@ from gitstore.errors import StoreExistsError
 from gitstore.objects.refs import BRANCH
 from gitstore.store import EMAIL_DOMAIN, GITATTRIBUTES
 from gitstore_sync.setup import SetupReport, configure_store
-from gitstore_sync.signedmode import set_signed_mode
 
 
 def init_hub(path: str | Path, *, require_signed: bool = False) -> tuple[pygit2.Repository, SetupReport]:
@@ -44,6 +43,8 @@ def init_hub(path: str | Path, *, require_signed: bool = False) -> tuple[pygit2.
     repo = pygit2.init_repository(str(target), bare=True, initial_head=BRANCH.rsplit("/", 1)[-1])
     repo.config["gitstore.version"] = "1"
     if require_signed:
+        from gitstore_sync.signedmode import set_signed_mode  # loads the signature checks: only here
+
         set_signed_mode(repo)
     return repo, configure_store(repo, hooks=True)
 

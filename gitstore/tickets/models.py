@@ -108,13 +108,13 @@ Sealable = Annotated[str, AfterValidator(_check_sealable)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, defer_build=True)
 
 
 class _OpenModel(BaseModel):
     """A model whose unknown keys are kept (``metadata``); extras serialise sorted."""
 
-    model_config = ConfigDict(extra="allow", validate_assignment=True)
+    model_config = ConfigDict(extra="allow", validate_assignment=True, defer_build=True)
 
     @model_serializer(mode="wrap")
     def _dump(self, handler):  # noqa: ANN001 - pydantic's handler type
