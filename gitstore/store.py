@@ -55,7 +55,7 @@ from gitstore.objects.refs import BRANCH, move_branch
 from gitstore.objects.repostate import operation_in_progress, refuse_if_in_progress
 from gitstore.objects.revisions import resolve_commit
 from gitstore.objects.signingkeys import configured_signing
-from gitstore.objects.trees import last_change
+from gitstore.objects.trees import NotWithin, last_change
 from gitstore.objects.worktree import WorktreeSync
 from gitstore.tickets import layout
 from gitstore.tickets.archive import filter_archived
@@ -76,6 +76,9 @@ from gitstore.writer import (
 
 GITATTRIBUTES = f"# gitstore: ticket files are UTF-8 JSON with LF line ends\n{layout.MERGE_DRIVER_LINE}\n".encode()
 """The ``.gitattributes`` of a new store: ticket files go through the merge driver."""
+
+VERSION_WALK = 200
+"""Commits ``Store.ticket_version`` walks before it asks the per-ticket log."""
 
 STAGE_RETRIES = 5
 """Attempts of a stage change whose check and write race another writer."""
@@ -472,15 +475,25 @@ class Store:
     def ticket_version(self, t_no: str, at: str | pygit2.Commit | None = None) -> str:
         """Return the ticket's version: the id of the last commit that changed it.
 
-        Answered by the per-ticket log (``history``: one indexed query) when ``at`` is
-        on the branch's first-parent line; otherwise the walk follows first parents
-        from ``at`` until the T blob changes (every synchronized update rewrites the T
-        file's ``last_synchronized``).
+        A walk along first parents from ``at`` until the T blob changes (every
+        synchronized update rewrites the T file's ``last_synchronized``) answers when
+        that is within ``VERSION_WALK`` commits — a read then opens no derived data;
+        further back, the per-ticket log (``history``: one indexed query) answers, and
+        off the branch's first-parent line the walk goes on to the end.
 
         Raises:
             TicketNotFound: no such ticket at ``at``.
         """
         commit = at if isinstance(at, pygit2.Commit) else self.resolve(at)
+        path = layout.ticket_path("T", t_no)
+        try:
+            near = last_change(commit, path, within=VERSION_WALK)
+        except NotWithin:
+            pass
+        else:
+            if near is None:
+                raise TicketNotFound(f"ticket {t_no} not found at {str(commit.id)[:12]}")
+            return str(near)
         found = indexed_version(self, t_no, commit)
         if found is not None:
             return found

@@ -31,3 +31,17 @@ def test_a_cli_write_is_searchable_by_the_next_command(gs):
     assert added.exit_code == 0, added.output
     found = json.loads(gs("search", "kettle", "--json").output)
     assert found["total"] == 1
+
+
+def test_showing_a_recently_changed_ticket_opens_no_history_log(store):
+    from gitstore.history.log import DB_NAME
+
+    store.create_ticket("1001", client_name="Ana", company_name="Acme", actor="ana")
+    for n in range(3):
+        store.add_message("1001", "E", sender="customer", sender_id="ana", content=f"hi {n}", actor="ana")
+    last = store.add_message("1001", "I", sender="cs_agent", sender_id="ivan", content="note", actor="ivan")
+    log_file = store.state_dir / DB_NAME
+    log_file.unlink(missing_ok=True)
+    context = store.context("1001")
+    assert context.version == last.commit
+    assert not log_file.exists()

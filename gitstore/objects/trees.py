@@ -213,19 +213,30 @@ def _subtree(repo: pygit2.Repository, tree: pygit2.Tree | None, name: str) -> py
     return obj if isinstance(obj, pygit2.Tree) else None
 
 
-def last_change(commit: pygit2.Commit, path: str) -> pygit2.Oid | None:
+class NotWithin(Exception):
+    """``last_change`` gave up after ``within`` commits (the caller asks its index)."""
+
+
+def last_change(commit: pygit2.Commit, path: str, within: int | None = None) -> pygit2.Oid | None:
     """The commit, on ``commit``'s first-parent line, where the blob at ``path`` took
     the id it has at ``commit``; None when ``commit`` has no such path.
 
     Every synchronized update rewrites a ticket's T file (its sync stamp), so for a
     T file this is the ticket's version.
+
+    Raises:
+        NotWithin: ``within`` is given and the change is more than that many commits back.
     """
     blob = blob_at(commit.tree, path)
     if blob is None:
         return None
+    steps = 0
     while commit.parents:
         parent = commit.parents[0]
         if blob_at(parent.tree, path) != blob:
             break
         commit = parent
+        steps += 1
+        if within is not None and steps >= within:
+            raise NotWithin(path)
     return commit.id
