@@ -88,6 +88,8 @@ READS = {
     "verify": [["verify", "--json"], ["verify", "1001"]],
     "remote list": [["remote", "list", "--json"]],
     "signer list": [["signer", "list", "--json"]],
+    "webhook list": [["webhook", "list"], ["webhook", "list", "--json"]],
+    "webhook deliveries": [["webhook", "deliveries"], ["webhook", "deliveries", "--json"]],
     "crypt status": [["crypt", "status"], ["crypt", "status", "--json"]],
 }
 
@@ -125,6 +127,9 @@ EXEMPT = {
     "stage configure": "workflow configuration", "stage set": "writes T only", "state set": "writes T only",
     "ticket create": "creates a ticket (empty I)", "turn complete": "writes T only", "turn start": "writes T only",
     "decision confirm": "writes T only",
+    "webhook add": "registry in .git; never for an actor who reads more than the registrant (tests/test_webhooks.py)",
+    "webhook remove": "registry in .git", "webhook rotate-secret": "registry in .git", "webhook enable": "registry in .git",
+    "webhook deliver": "sends each endpoint what its actor may see; prints counts (tests/test_webhooks.py)",
     "crypt remove-recipient": "an access section: refused to non-admins like crypt add-recipient",
     "crypt textconv": "git plumbing: prints a file git hands it (bytes the caller holds), decrypting with this site's key only",
     "crypt rotate": "re-seals the current I files for their recipients; needs a key",
