@@ -66,6 +66,8 @@ COMMANDS = [
     ("gitstore_cli.signer_cmds", "signer"),
     ("gitstore_cli.crypt_cmds", "crypt"),
     ("gitstore_cli.webhook_cmds", "webhook"),
+    ("gitstore_cli.serve_cmds", "serve"),
+    ("gitstore_cli.serve_cmds", "token"),
 ]
 
 
