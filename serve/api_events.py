@@ -172,6 +172,12 @@ async def events(request: Request) -> Response:
     )
 
 
+def token_valid(tokens: Any, token: str) -> bool:
+    """True while ``token`` is still valid (re-read when ``tokens.json`` changed)."""
+    record = tokens.lookup(token)
+    return record is not None and record.active
+
+
 async def stream(request: Request, actor: str, token: str, cursor: str | None) -> AsyncIterator[str]:
     """The SSE body of one client (see the module doc)."""
     app = request.app
@@ -190,8 +196,7 @@ async def stream(request: Request, actor: str, token: str, cursor: str | None) -
             return
         for event in batch:
             yield sse_message(event)
-        record = tokens.lookup(token)
-        if record is None or not record.active:
+        if not token_valid(tokens, token):
             return  # revoked while streaming: the client's reconnect gets 401
         if more:
             continue
@@ -200,7 +205,7 @@ async def stream(request: Request, actor: str, token: str, cursor: str | None) -
             try:
                 await asyncio.wait_for(changed.wait(), min(1.0, keepalive))
             except asyncio.TimeoutError:
-                if await request.is_disconnected():
+                if await request.is_disconnected() or not token_valid(tokens, token):
                     return
                 if loop.time() >= deadline:
                     yield ": keep-alive\n\n"

@@ -606,6 +606,17 @@ def test_events_resume_wake_on_own_writes_and_refuse_an_unknown_id(live, tokens,
     reader.close()
 
 
+def test_an_event_stream_ends_when_its_token_is_revoked(live, desk):  # noqa: F811
+    gs, path, _values = desk
+    spare = make_token(gs, "ivan")
+    reader = SSEReader(f"{live.url}/events", spare, last_event_id=head(path))
+    assert reader.status == 200
+    assert gs("token", "revoke", json.loads(gs("token", "list", "--json").stdout)[-1]["id"]).exit_code == 0
+    assert reader.queue.get(timeout=30) is None  # the stream ended, without another commit
+    again = httpx.get(f"{live.url}/events", headers={"Authorization": f"Bearer {spare}"}, timeout=10)
+    problem(again, 401)
+
+
 def test_concurrent_requests_through_one_server_lose_nothing(live, tokens, desk):  # noqa: F811
     _gs, path, _values = desk
     before = commit_count(path)
