@@ -26,8 +26,9 @@ stream sends an ``event: error`` with the problem document and ends.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Iterator
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -138,14 +139,34 @@ def start_cursor(worker: Any, actor: str, last: str | None) -> str | None:
     return head_id(store)
 
 
-def collect(worker: Any, actor: str, cursor: str | None) -> tuple[list[dict[str, Any]], str | None, bool]:
-    """The next events after ``cursor`` as ``actor`` sees them, the new cursor, and
-    whether more are waiting (on the worker thread)."""
+class Backlog:
+    """Where one stream is: the last event id it passed and the events read from git
+    and not yet sent (a walk of the branch is made once per catch-up, then consumed in
+    ``BATCH`` steps). Used on the store's worker thread only."""
+
+    def __init__(self, cursor: str | None):
+        self.cursor = cursor
+        self.events: Iterator[Any] | None = None
+
+
+def collect(worker: Any, actor: str, backlog: Backlog) -> tuple[list[dict[str, Any]], bool]:
+    """The next events of ``backlog`` as ``actor`` sees them, and whether more are
+    waiting (on the worker thread).
+
+    Raises:
+        RevisionNotFound: the backlog's cursor left the branch (a rewritten history).
+    """
     store = worker.view(actor)
-    events = list(events_since(store, cursor, limit=BATCH))
+    if backlog.events is None:
+        backlog.events = events_since(store, backlog.cursor)
+    events = list(itertools.islice(backlog.events, BATCH))
+    if len(events) < BATCH:
+        backlog.events = None  # caught up: the next call walks from the cursor again
+    if events:
+        backlog.cursor = events[-1].id
     viewer = store.viewer
     seen = [shown.to_json() for shown in (e.as_seen(viewer) for e in events) if shown is not None]
-    return seen, (events[-1].id if events else cursor), len(events) == BATCH
+    return seen, backlog.events is not None
 
 
 def sse_message(event: dict[str, Any]) -> str:
@@ -184,11 +205,12 @@ async def stream(request: Request, actor: str, token: str, cursor: str | None) -
     worker, feed, tokens = app.state.worker, app.state.feed, app.state.tokens
     keepalive: float = app.state.keepalive
     loop = asyncio.get_running_loop()
+    backlog = Backlog(cursor)
     yield "retry: 1000\n\n"
     while not feed.closed:
         changed = feed.changed()
         try:
-            batch, cursor, more = await worker.run(collect, worker, actor, cursor)
+            batch, more = await worker.run(collect, worker, actor, backlog)
         except GitStoreError as exc:
             problem = {"type": "urn:gitstore:error:" + type(exc).__name__, "title": title_of(type(exc)),
                        "status": status_of(exc), "detail": " ".join(str(exc).split())}

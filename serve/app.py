@@ -112,11 +112,11 @@ def actor_for_token(store: Any, token: str) -> str | None:
     return record.actor if record is not None and record.active else None
 
 
-def check_store(store_path: str | Path) -> Path:
+def check_store(store_path: str | Path, *, fsync: bool = True) -> tuple[Path, Path]:
     """Open and close the store once, so a bad path fails before a server starts.
 
     Returns:
-        The store's ``.git/gitstore`` folder.
+        ``(the store's folder, its .git/gitstore folder)``.
 
     Raises:
         NotAStoreError: not a store, or an empty hub.
@@ -125,10 +125,10 @@ def check_store(store_path: str | Path) -> Path:
     from gitstore.store import Store
     from gitstore_sync.hub import is_empty
 
-    with Store.open(store_path, fsync=False) as store:
+    with Store.open(store_path, fsync=fsync) as store:  # fsync: a process-wide libgit2 setting, left as the server's
         if is_empty(store.repo):
             raise NotAStoreError(f"{store.path} is an empty hub: nothing was pushed to it yet ('gitstore push' from a store fills it)")
-        return Path(store.state_dir)
+        return Path(store.path), Path(store.state_dir)
 
 
 def create_app(
@@ -155,7 +155,7 @@ def create_app(
     """
     from gitstore import __version__
 
-    state_dir = check_store(store_path)
+    root, state_dir = check_store(store_path, fsync=fsync)
     worker = StoreWorker(store_path, fsync=fsync)
     feed = FeedWatcher(worker, poll_interval=poll_interval)
     routes: list[Any] = [route_of(endpoint) for endpoint in ENDPOINTS]
@@ -186,7 +186,7 @@ def create_app(
     app.state.feed = feed
     app.state.tokens = TokenRegistry(state_dir)
     app.state.keepalive = keepalive
-    app.state.store_path = Path(store_path)
+    app.state.store_path = root
     app.state.openapi = openapi_document(ENDPOINTS, version=__version__)
     return app
 

@@ -606,6 +606,19 @@ def test_events_resume_wake_on_own_writes_and_refuse_an_unknown_id(live, tokens,
     reader.close()
 
 
+def test_a_client_far_behind_catches_up_in_steps_in_order(live, tokens, desk, monkeypatch):  # noqa: F811
+    import gitstore_serve.api_events as api_events
+
+    _gs, path, _values = desk
+    monkeypatch.setattr(api_events, "BATCH", 2)
+    first = git(path, "rev-list", "--max-parents=0", "HEAD").strip()
+    everything = new_commits(path, first)
+    assert len(everything) > 5
+    reader = SSEReader(f"{live.url}/events", tokens["lead"], last_event_id=first)
+    assert [e["id"] for e in reader.take(len(everything))] == everything
+    reader.close()
+
+
 def test_an_event_stream_ends_when_its_token_is_revoked(live, desk):  # noqa: F811
     gs, path, _values = desk
     spare = make_token(gs, "ivan")
