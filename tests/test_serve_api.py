@@ -435,6 +435,8 @@ def test_context_decisions_stage_and_turns(api):
     assert moved.status_code == 200, moved.text
     info = api.get("/api/tickets/1001/stage").json()
     assert info["stage"] == "classifier" and "selection" in info["allowed"]
+    problem(api.get("/api/tickets/9999/stage"), 404, "TicketNotFound")
+    problem(api.get("/api/tickets/1001/turns", params={"at": "no-such-rev"}), 404, "RevisionNotFound")
     refused = problem(api.post("/api/tickets/1001/stage", json={"stage": "action", "reason": "skip"}), 422, "InvalidTransition")
     assert "selection" in refused["detail"]
 
