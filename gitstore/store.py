@@ -55,7 +55,7 @@ from gitstore.objects.refs import BRANCH, move_branch
 from gitstore.objects.repostate import operation_in_progress, refuse_if_in_progress
 from gitstore.objects.revisions import resolve_commit
 from gitstore.objects.signingkeys import configured_signing
-from gitstore.objects.trees import NotWithin, last_change
+from gitstore.objects.trees import NotWithin, blob_at, last_change
 from gitstore.objects.worktree import WorktreeSync
 from gitstore.tickets import layout
 from gitstore.tickets.archive import filter_archived
@@ -475,8 +475,8 @@ class Store:
     def ticket_version(self, t_no: str, at: str | pygit2.Commit | None = None) -> str:
         """Return the ticket's version: the id of the last commit that changed it.
 
-        A walk along first parents from ``at`` until the T blob changes (every
-        synchronized update rewrites the T file's ``last_synchronized``) answers when
+        A walk along first parents from ``at`` until one of the ticket's blobs changes
+        answers when
         that is within ``VERSION_WALK`` commits — a read then opens no derived data;
         further back, the per-ticket log (``history``: one indexed query) answers, and
         off the branch's first-parent line the walk goes on to the end.
@@ -485,9 +485,10 @@ class Store:
             TicketNotFound: no such ticket at ``at``.
         """
         commit = at if isinstance(at, pygit2.Commit) else self.resolve(at)
-        path = layout.ticket_path("T", t_no)
+        if blob_at(commit.tree, layout.ticket_path("T", t_no)) is None:
+            raise TicketNotFound(f"ticket {t_no} not found at {str(commit.id)[:12]}")
         try:
-            near = last_change(commit, path, within=VERSION_WALK)
+            near = last_change(commit, tuple(layout.ticket_paths(t_no).values()), within=VERSION_WALK)
         except NotWithin:
             pass
         else:
@@ -497,7 +498,7 @@ class Store:
         found = indexed_version(self, t_no, commit)
         if found is not None:
             return found
-        last = last_change(commit, layout.ticket_path("T", t_no))
+        last = last_change(commit, tuple(layout.ticket_paths(t_no).values()))
         if last is None:
             raise TicketNotFound(f"ticket {t_no} not found at {str(commit.id)[:12]}")
         return str(last)

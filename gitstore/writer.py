@@ -464,7 +464,9 @@ class TicketWriter:
             TicketNotFound: no such ticket at the tip.
         """
         commit = self.tip()
-        found = last_change(commit, layout.ticket_path("T", t_no))
+        if blob_at(commit.tree, layout.ticket_path("T", t_no)) is None:
+            raise TicketNotFound(f"ticket {t_no} not found at {str(commit.id)[:12]}")
+        found = last_change(commit, tuple(layout.ticket_paths(t_no).values()))
         if found is None:
             raise TicketNotFound(f"ticket {t_no} not found at {str(commit.id)[:12]}")
         return str(found)

@@ -278,7 +278,18 @@ def test_rollback_seals_items_it_restores_in_clear_text(store, alice_key):
 
 def test_a_malformed_crypt_section_makes_internal_writes_fail_in_one_line(store):
     store.create_ticket("1001", client_name="Ana", company_name="Acme", actor="alice")
-    store.write_config_section("crypt", {"recipients": [{"name": "x", "recipient": "age1bogus"}]}, actor="alice")
+    section = {"recipients": [{"name": "x", "recipient": "age1bogus"}]}
+    with pytest.raises(RecipientError, match="recipient 'x': not a valid public key"):
+        store.write_config_section("crypt", section, actor="alice")  # refused where it is written
+    # one that arrived anyway (a plain git commit, a hub without gitstore's hook)
+    from datetime import datetime, timezone
+
+    from gitstore.config import CONFIG_PATH
+    from gitstore.writer import commit_message, signature
+
+    blob = store.repo.create_blob(json.dumps({"crypt": section}).encode())
+    store.commit_tree_changes(store.head(), {CONFIG_PATH: blob}, message=commit_message("plain", {"Actor": "alice"}),
+                              author=signature("alice", datetime.now(timezone.utc)))
     with pytest.raises(RecipientError, match="recipient 'x': not a valid public key"):
         note(store, "hello")
 

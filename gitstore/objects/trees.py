@@ -217,26 +217,31 @@ class NotWithin(Exception):
     """``last_change`` gave up after ``within`` commits (the caller asks its index)."""
 
 
-def last_change(commit: pygit2.Commit, path: str, within: int | None = None) -> pygit2.Oid | None:
+def last_change(
+    commit: pygit2.Commit, path: str | tuple[str, ...], within: int | None = None
+) -> pygit2.Oid | None:
     """The commit, on ``commit``'s first-parent line, where the blob at ``path`` took
-    the id it has at ``commit``; None when ``commit`` has no such path.
+    the id it has at ``commit`` (for several paths: where any of them last changed);
+    None when ``commit`` has none of them.
 
-    Every synchronized update rewrites a ticket's T file (its sync stamp), so for a
-    T file this is the ticket's version.
+    Every synchronized update rewrites a ticket's three files (their sync stamps); a
+    hand edit or a rotation may change one of them only, so a ticket's version is the
+    last change of any of its files.
 
     Raises:
         NotWithin: ``within`` is given and the change is more than that many commits back.
     """
-    blob = blob_at(commit.tree, path)
-    if blob is None:
+    paths = (path,) if isinstance(path, str) else path
+    blobs = [blob_at(commit.tree, p) for p in paths]
+    if all(b is None for b in blobs):
         return None
     steps = 0
     while commit.parents:
         parent = commit.parents[0]
-        if blob_at(parent.tree, path) != blob:
+        if any(blob_at(parent.tree, p) != b for p, b in zip(paths, blobs)):
             break
         commit = parent
         steps += 1
         if within is not None and steps >= within:
-            raise NotWithin(path)
+            raise NotWithin(paths[0])
     return commit.id
