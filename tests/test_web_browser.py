@@ -130,9 +130,14 @@ def served(tmp_path):
 
 
 def wait_for(browser, condition, what: str):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(browser, WAIT).until(condition, message=f"waited for {what}")
+    # a page that reloads itself (a redirect after a post, a live reload from /events)
+    # drops the elements a condition was reading: ask again
+    return WebDriverWait(browser, WAIT, ignored_exceptions=(StaleElementReferenceException,)).until(
+        condition, message=f"waited for {what}"
+    )
 
 
 def log_in(browser, url: str, token: str) -> None:
@@ -178,10 +183,14 @@ def test_ivan_replies_and_notes_and_bob_never_sees_the_note(browser, served, tmp
     browser.find_element(By.ID, "note-content").send_keys("Rollback of driver 4.2 scheduled for 18:00 UTC")
     browser.find_element(By.ID, "send-note").click()
     wait_for(browser, lambda b: "scheduled for 18:00 UTC" in page_text(b), "the note on the page")
-    notes = browser.find_elements(By.CSS_SELECTOR, "li.message-internal")
-    assert [("scheduled for 18:00 UTC" in n.text) for n in notes] == [False, True]
-    replies = browser.find_elements(By.CSS_SELECTOR, "li.message-external")
-    assert "rolling back the printer driver" in replies[-1].text
+
+    def settled(b) -> bool:  # read inside a wait: a live reload may replace the page meanwhile
+        notes = b.find_elements(By.CSS_SELECTOR, "li.message-internal")
+        replies = b.find_elements(By.CSS_SELECTOR, "li.message-external")
+        return [("scheduled for 18:00 UTC" in n.text) for n in notes] == [False, True] and bool(replies) and (
+            "rolling back the printer driver" in replies[-1].text)
+
+    wait_for(browser, settled, "the note after the older note, the reply last of the external messages")
 
     # another process writes: the page, listening to /events, reloads by itself
     gitstore(path, "message", "add", "1001", "--external", "--sender", "customer", "--sender-id", "ana",
@@ -192,9 +201,9 @@ def test_ivan_replies_and_notes_and_bob_never_sees_the_note(browser, served, tmp
     search = browser.find_element(By.ID, "search-box")
     search.send_keys("refund")
     search.submit()
-    wait_for(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "li.hit"), "search hits")
-    assert "Ticket 1002" in page_text(browser)
-    assert [m.text.lower() for m in browser.find_elements(By.CSS_SELECTOR, ".snippet mark")] == ["refund"]
+    wait_for(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "li.hit") and "Ticket 1002" in page_text(b)
+             and [m.text.lower() for m in b.find_elements(By.CSS_SELECTOR, ".snippet mark")] == ["refund"],
+             "search hits for ticket 1002 with the word marked")
 
     browser.find_element(By.ID, "logout").click()
     wait_for(browser, lambda b: "/login" in b.current_url, "the login page after logout")
