@@ -106,5 +106,5 @@ def test_internal_and_customer_facing_sites_through_one_hub(hub, tmp_path):  # n
 
     for repo in (internal, customer, hub_path):
         git(repo, "fsck", "--strict")
-    for site in (internal, customer):
+    for site in (internal, customer, hub_path):
         assert "ok" in run(site, "lead", "verify")
