@@ -74,9 +74,13 @@ class IndexSubscriber:
         self._guard(lambda: self.changes.extend(self.index.apply_event(event)))
 
     def flush(self) -> None:
-        """Index what was deferred (one catch-up to HEAD) or queued (each event in order)."""
+        """Index what was deferred or queued: one queued event incrementally, several
+        (or a batch's) by one catch-up to HEAD."""
         if self.deferred:
             self.deferred = 0
+            self.queued = []
+            self._guard(lambda: self.changes.extend(self.index.catch_up()))
+        if len(self.queued) > 1:  # several commits: one catch-up, one index commit
             self.queued = []
             self._guard(lambda: self.changes.extend(self.index.catch_up()))
         while self.queued:

@@ -62,6 +62,7 @@ class StoreWorker:
         self._views: OrderedDict[tuple[str, str | None], Store] = OrderedDict()
         self._index: Any = None
         self._commit_callbacks: list[Callable[[], None]] = []
+        self._flush_queued = False
         self.lock = threading.Lock()
         """Held around every call to the store, on the worker thread or any other."""
 
@@ -92,12 +93,22 @@ class StoreWorker:
             raise NotAStoreError(f"{store.path} is an empty hub: nothing was pushed to it yet ('gitstore push' from a store fills it)")
         self.store = store
         self.state_dir = store.state_dir
-        self._index = subscribe_index(store)
+        # the index catches up after the write has answered (on this thread, as the next
+        # task), and before any search (``search_index``): a write's latency is the commit's
+        self._index = subscribe_index(store, after_write=True)
         store.subscribe(self._committed)
 
     def _committed(self, _event: Any) -> None:
+        if not self._flush_queued and self._executor is not None:
+            self._flush_queued = True
+            self._executor.submit(self._locked, self._flush_index)
         for callback in list(self._commit_callbacks):
             callback()
+
+    def _flush_index(self) -> None:
+        self._flush_queued = False
+        if self._index is not None:
+            self._index.flush()
 
     def on_commit(self, callback: Callable[[], None]) -> None:
         """Call ``callback()`` (on the worker thread) after every commit this server makes."""
@@ -155,6 +166,7 @@ class StoreWorker:
         """The open ``SearchIndex`` (the one the store's index subscriber keeps fresh
         after each commit; built from HEAD on first use when missing). Worker thread only."""
         self.check_thread()
+        self._index.flush()  # read your writes: commits not indexed yet are indexed first
         return self._index.index
 
     def check_thread(self) -> None:

@@ -219,6 +219,10 @@ def run_server(
     app = create_app(store_path, fsync=fsync)
     family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
     sock = socket.create_server((host, port), family=family)
+    # accepted connections inherit TCP_NODELAY: asyncio sets it only on sockets whose
+    # proto is IPPROTO_TCP (create_server's is 0), and without it every response whose
+    # headers and body go out in two writes waits ~40 ms for the client's delayed ACK
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     feed: FeedWatcher = app.state.feed
@@ -228,7 +232,8 @@ def run_server(
             feed.close_streams()  # open event streams end now, so the shutdown does not wait for them
             super().handle_exit(sig, frame)
 
-    config = uvicorn.Config(app, log_level="info", lifespan="on", timeout_graceful_shutdown=2)
+    # no access log: a line per request on stderr costs more than answering a read
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=2)
     if report is not None:
         report(f"gitstore: serving {app.state.store_path} on http://{shown}:{bound}/ (API: /api/, events: /events; Ctrl-C stops)")
     try:
