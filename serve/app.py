@@ -191,6 +191,22 @@ def create_app(
     return app
 
 
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket listening on ``host``:``port`` (0: any free port) with TCP_NODELAY.
+
+    Accepted connections inherit TCP_NODELAY. asyncio sets it only on sockets whose
+    proto is ``IPPROTO_TCP`` (``socket.create_server``'s is 0); without it, a response
+    whose headers and body go out in two writes waits ~40 ms for the client's delayed ACK.
+
+    Raises:
+        OSError: the address cannot be bound.
+    """
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    sock = socket.create_server((host, port), family=family)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
 def run_server(
     store_path: str | Path,
     *,
@@ -217,12 +233,7 @@ def run_server(
     import uvicorn
 
     app = create_app(store_path, fsync=fsync)
-    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-    sock = socket.create_server((host, port), family=family)
-    # accepted connections inherit TCP_NODELAY: asyncio sets it only on sockets whose
-    # proto is IPPROTO_TCP (create_server's is 0), and without it every response whose
-    # headers and body go out in two writes waits ~40 ms for the client's delayed ACK
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock = listening_socket(host, port)
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     feed: FeedWatcher = app.state.feed

@@ -140,3 +140,22 @@ def test_serve_on_a_port_in_use_is_one_line(gs):
 def test_serve_help_has_an_example(gs):
     result = gs("serve", "--help")
     assert result.exit_code == 0 and "Example:" in result.output and "127.0.0.1" in result.output
+
+
+def test_accepted_connections_do_not_wait_for_delayed_acks():
+    """The listening socket sets TCP_NODELAY, which accepted connections inherit."""
+    import socket
+
+    from gitstore_serve.app import listening_socket
+
+    server = listening_socket("127.0.0.1", 0)
+    try:
+        client = socket.create_connection(server.getsockname())
+        accepted, _ = server.accept()
+        try:
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+        finally:
+            accepted.close()
+            client.close()
+    finally:
+        server.close()
