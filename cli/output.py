@@ -3,28 +3,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, is_dataclass
-from datetime import datetime
 from typing import Any
 
 import click
 
+from gitstore.jsonable import to_jsonable
 
-def to_jsonable(value: Any) -> Any:
-    """Convert API results (dataclasses, pydantic models, datetimes) to JSON values."""
-    if hasattr(value, "model_dump"):
-        return value.model_dump(mode="json")
-    if is_dataclass(value) and not isinstance(value, type):
-        return {k: to_jsonable(v) for k, v in asdict(value).items()}
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, datetime):
-        from gitstore.timeutil import format_utc
-
-        return format_utc(value)
-    return value
+__all__ = ["to_jsonable", "print_json", "print_commit"]
 
 
 def print_json(value: Any) -> None:

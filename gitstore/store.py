@@ -48,7 +48,7 @@ from gitstore.errors import (
     TicketNotFound,
     ValidationError,
 )
-from gitstore.history.log import for_store, indexed_version
+from gitstore.history.log import current_version, for_store, indexed_version
 from gitstore.objects.lock import WriterLock
 from gitstore.objects.packs import ObjectWriter
 from gitstore.objects.refs import BRANCH, move_branch
@@ -475,8 +475,9 @@ class Store:
     def ticket_version(self, t_no: str, at: str | pygit2.Commit | None = None) -> str:
         """Return the ticket's version: the id of the last commit that changed it.
 
-        A walk along first parents from ``at`` until one of the ticket's blobs changes
-        answers when
+        A per-ticket log (``history``) that already reflects the branch answers with one
+        indexed query; otherwise a walk along first parents from ``at`` until one of the
+        ticket's blobs changes answers when
         that is within ``VERSION_WALK`` commits — a read then opens no derived data;
         further back, the per-ticket log (``history``: one indexed query) answers, and
         off the branch's first-parent line the walk goes on to the end.
@@ -487,6 +488,9 @@ class Store:
         commit = at if isinstance(at, pygit2.Commit) else self.resolve(at)
         if blob_at(commit.tree, layout.ticket_path("T", t_no)) is None:
             raise TicketNotFound(f"ticket {t_no} not found at {str(commit.id)[:12]}")
+        found = current_version(self, t_no, commit)  # a log that is up to date answers at once
+        if found is not None:
+            return found
         try:
             near = last_change(commit, tuple(layout.ticket_paths(t_no).values()), within=VERSION_WALK)
         except NotWithin:

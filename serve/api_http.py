@@ -27,8 +27,7 @@ from __future__ import annotations
 
 import enum
 import json
-from dataclasses import asdict, dataclass, field, is_dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
 from pydantic import BaseModel, TypeAdapter
@@ -38,11 +37,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gitstore.errors import ConflictError, RevisionNotFound, ValidationError
+from gitstore.jsonable import to_jsonable
 from gitstore.objects.trees import blob_at
 from gitstore.store import Store
 from gitstore.tickets import layout
 from gitstore.tickets.jsontext import parse_json
-from gitstore.timeutil import format_utc
 from gitstore_serve.auth import actor_for_request
 from gitstore_serve.problems import HTTPProblem, one_line, problem_for
 
@@ -147,28 +146,12 @@ class Endpoint:
 
 
 # ---------------------------------------------------------------------------- JSON
-def jsonable(value: Any) -> Any:
-    """API results (dataclasses, pydantic models, datetimes) as JSON values — what the
-    CLI's ``--json`` prints for the same result."""
-    if hasattr(value, "model_dump"):
-        return value.model_dump(mode="json")
-    if is_dataclass(value) and not isinstance(value, type):
-        return {k: jsonable(v) for k, v in asdict(value).items()}
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, datetime):
-        return format_utc(value)
-    return value
-
-
 def json_response(reply: Reply) -> Response:
     """The HTTP response of a ``Reply``."""
     headers = dict(reply.headers)
     if reply.etag is not None:
         headers["ETag"] = f'"{reply.etag}"'
-    return JSONResponse(jsonable(reply.body), status_code=reply.status, headers=headers)
+    return JSONResponse(to_jsonable(reply.body), status_code=reply.status, headers=headers)
 
 
 # ---------------------------------------------------------------------------- input
@@ -324,11 +307,11 @@ def commit_reply(result: Any, *, status: int = 200) -> Reply:
 
 
 def dumps(value: Any) -> str:
-    """A JSON value as compact text (``jsonable`` first)."""
-    return json.dumps(jsonable(value), ensure_ascii=False, separators=(",", ":"))
+    """A JSON value as compact text (``gitstore.jsonable.to_jsonable`` first)."""
+    return json.dumps(to_jsonable(value), ensure_ascii=False, separators=(",", ":"))
 
 
 __all__ = [
     "Call", "Endpoint", "Precondition", "Reply", "MAX_BODY", "check_unchanged", "commit_reply", "dumps", "execute",
-    "jsonable", "json_response", "parse_body", "parse_if_match", "parse_query", "route_of",
+    "json_response", "parse_body", "parse_if_match", "parse_query", "route_of",
 ]

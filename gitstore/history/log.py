@@ -572,6 +572,25 @@ def for_store(store: Store) -> HistoryIndex:
     return index
 
 
+def current_version(store: Store, t_no: str, commit: pygit2.Commit) -> str | None:
+    """``HistoryIndex.version`` when the log file exists and already reflects the
+    branch's head (one indexed query, nothing to catch up); None otherwise.
+
+    Raises:
+        TicketNotFound: the ticket does not exist at ``commit``.
+    """
+    index = for_store(store)
+    if index._conn is None and not index.path.exists():
+        return None
+    try:
+        head = str(store.repo.references[BRANCH].target)
+        if index.recorded_head() != head:
+            return None
+        return index.version(t_no, commit)
+    except (KeyError, sqlite3.Error, OSError, HistoryUnavailable):
+        return None
+
+
 def indexed_version(store: Store, t_no: str, commit: pygit2.Commit) -> str | None:
     """Return ``HistoryIndex.version`` for ``Store.ticket_version``, or None to walk.
 
