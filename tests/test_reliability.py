@@ -293,6 +293,16 @@ def test_open_clears_main_lock_a_killed_gitstore_writer_left(tmp_path, runner):
     assert gs_cli(runner, path, "verify").exit_code == 0
 
 
+def test_open_clears_the_reflog_lock_a_killed_gc_left(tmp_path, runner):
+    # found by bench/soak/kills.py: 'gitstore gc' killed while git gc expired the reflog
+    path = make_store(tmp_path / "s")
+    (lock,) = leave_dead_writer(path, "logs/refs/heads/main.lock")
+    store = Store.open(path, fsync=False)
+    assert not lock.exists() and store.lock.recovered == [str(lock)]
+    git(path, "reflog", "expire", "--expire=now", "--all")  # fails while the lock is there
+    assert gs_cli(runner, path, "verify").exit_code == 0
+
+
 def test_a_lock_gitstore_does_not_own_is_kept_and_reported_by_verify(tmp_path, runner):
     path = make_store(tmp_path / "s")
     lock = path / ".git" / "index.lock"

@@ -28,7 +28,10 @@ except ImportError:  # not POSIX: the lock works, without the FIFO queue
 from gitstore.errors import LockTimeout
 from gitstore.objects.packs import litter
 
-GIT_LOCKS = ("refs/heads/main.lock", "index.lock", "packed-refs.lock", "HEAD.lock")
+GIT_LOCKS = (
+    "refs/heads/main.lock", "index.lock", "packed-refs.lock", "HEAD.lock",
+    "logs/refs/heads/main.lock", "logs/HEAD.lock",  # reflog locks: a killed 'git gc' (reflog expire) leaves them
+)
 
 
 def _alive(pid: int) -> bool:
