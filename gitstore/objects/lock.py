@@ -29,8 +29,10 @@ from gitstore.errors import LockTimeout
 from gitstore.objects.packs import litter
 
 GIT_LOCKS = (
-    "refs/heads/main.lock", "index.lock", "packed-refs.lock", "HEAD.lock",
-    "logs/refs/heads/main.lock", "logs/HEAD.lock",  # reflog locks: a killed 'git gc' (reflog expire) leaves them
+    "refs/heads/main.lock", "index.lock", "packed-refs.lock", "HEAD.lock", "config.lock",
+    # what a killed 'git gc' (run by gitstore gc) leaves: reflog expire, commit-graph, server info
+    "logs/refs/heads/main.lock", "logs/HEAD.lock", "objects/info/commit-graph.lock",
+    "objects/info/commit-graphs/commit-graph-chain.lock", "objects/info/packs.lock",
 )
 
 
