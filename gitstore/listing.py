@@ -27,8 +27,8 @@ from pathlib import Path
 import orjson
 import pygit2
 
-from gitstore.crypt import is_sealed, unseal
-from gitstore.errors import GitStoreError, InvalidOption, RevisionNotFound
+from gitstore.crypt import is_sealed, unseal_or
+from gitstore.errors import InvalidOption, RevisionNotFound
 from gitstore.history.changes import changed_tickets
 from gitstore.objects.revisions import parse_date
 from gitstore.objects.trees import blob_at
@@ -222,13 +222,8 @@ def _shown(row: TicketRow, viewer: Viewer) -> TicketRow:
     """A row with a sealed preview decrypted for ``viewer``, or ``SEALED_PREVIEW``."""
     if not is_sealed(row.latest_message):
         return row
-    try:
-        text = unseal(row.latest_message, viewer.identities)
-    except GitStoreError:
-        text = SEALED_PREVIEW
-    else:
-        text = _first_line(text)
-    return replace(row, latest_message=text)
+    text = unseal_or(row.latest_message, viewer.identities, None)
+    return replace(row, latest_message=SEALED_PREVIEW if text is None else _first_line(text))
 
 
 def _read_row(repo: pygit2.Repository, tree: pygit2.Tree, t_no: str) -> tuple[TicketRow, TicketRow] | None:

@@ -19,8 +19,8 @@ from operator import attrgetter
 import orjson
 import pygit2
 
-from gitstore.crypt import is_sealed, unseal
-from gitstore.errors import GitStoreError, TicketNotFound, ValidationError
+from gitstore.crypt import is_sealed, unseal_or
+from gitstore.errors import TicketNotFound, ValidationError
 from gitstore.tickets import layout
 
 CACHE_ENTRIES = 64
@@ -92,10 +92,9 @@ def opened(entries: tuple[Entry, ...], identities: tuple) -> tuple[Entry, ...]:
         if not is_sealed(entry.content):
             out.append(entry)
             continue
-        try:
-            out.append(entry.with_content(unseal(entry.content, identities)))
-        except GitStoreError:
-            continue
+        clear = unseal_or(entry.content, identities, None)
+        if clear is not None:
+            out.append(entry.with_content(clear))
     return tuple(out)
 
 

@@ -49,6 +49,7 @@ _EXPORTS = {
     "recipients_at": "gitstore.crypt.recipients",
     "seal": "gitstore.crypt.sealing",
     "unseal": "gitstore.crypt.sealing",
+    "unseal_or": "gitstore.crypt.sealing",
 }
 
 

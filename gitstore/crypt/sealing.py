@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import pyrage
 
 from gitstore.crypt.format import MAX_SEALED_BYTES, decode, encode
-from gitstore.errors import DecryptionError, RecipientError
+from gitstore.errors import DecryptionError, GitStoreError, RecipientError
 
 
 def seal(text: str, recipients: Sequence[Any]) -> str:
@@ -84,3 +84,12 @@ def unseal(text: str, identities: Sequence[Any]) -> str:
         what = "no identity is configured" if not identities else "none of this site's identities opens it"
         raise DecryptionError(f"cannot decrypt sealed text: {what} (docs/encryption.md#identities)")
     return clear
+
+
+def unseal_or(text: str, identities: Sequence[Any], fallback: str | None) -> str | None:
+    """Decrypt a sealed field for showing it: ``fallback`` when no identity opens it or
+    the field is malformed (a read that shows a ticket never fails on one item)."""
+    try:
+        return unseal(text, identities)
+    except GitStoreError:
+        return fallback

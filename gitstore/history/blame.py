@@ -24,8 +24,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from gitstore.crypt import is_sealed, unseal
-from gitstore.errors import AccessDenied, GitStoreError, InvalidOption, TicketNotFound
+from gitstore.crypt import is_sealed, unseal_or
+from gitstore.errors import AccessDenied, InvalidOption, TicketNotFound
 from gitstore.history.log import HistoryEntry, for_store
 from gitstore.objects.trees import blob_at
 from gitstore.tickets import layout
@@ -141,11 +141,7 @@ def _as_seen(line: BlameLine, viewer: Viewer) -> BlameLine:
     detail = line.detail
     content = detail.get("content")
     if isinstance(content, str) and is_sealed(content):
-        try:
-            text = unseal(content, viewer.identities)
-        except GitStoreError:
-            text = SEALED_CONTENT
-        detail = {**detail, "content": text}
+        detail = {**detail, "content": unseal_or(content, viewer.identities, SEALED_CONTENT)}
     summary = line.summary
     if not viewer.internal:
         summary = viewer.summary(summary, line.kinds)
