@@ -90,18 +90,20 @@ def index_() -> None:
 
 
 @index_.command("rebuild")
+@click.option("--procs", type=click.IntRange(1, 64), default=None,
+              help="Writer processes (default: one per CPU, up to 4, from 2,000 tickets; else 1).")
 @click.option("--json", "as_json", is_flag=True, help="Print the new status as JSON.")
 @pass_cli
-def index_rebuild(ctx: CliContext, as_json: bool) -> None:
+def index_rebuild(ctx: CliContext, procs: int | None, as_json: bool) -> None:
     """Rebuild the search index from HEAD (progress bar on a terminal).
 
     \b
     Example:
-      gitstore index rebuild
+      gitstore index rebuild --procs 2
     """
     from gitstore_index.store_index import rebuild_index
 
-    status = rebuild_index(ctx.store(), progress=not as_json, report=_notice)
+    status = rebuild_index(ctx.store(), progress=not as_json, procs=procs, report=_notice)
     if as_json:
         print_json(status)
     else:

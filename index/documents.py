@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from gitstore_index.schema import KIND_NAMES, POSITIONS_FIELD
+from gitstore_index.schema import HIT_FIELD, HIT_PARTS, KIND_NAMES, POSITIONS_FIELD
 
 if TYPE_CHECKING:
     from gitstore.viewer import Viewer
@@ -31,6 +31,27 @@ def naive_utc(value: datetime) -> datetime:
     if value.tzinfo is not None:
         value = value.astimezone(timezone.utc).replace(tzinfo=None)
     return value
+
+
+def hit_record(t_no: str, kind: str, when: datetime, message_id: str | None = None, sender: str | None = None,
+               sender_id: str | None = None, platform: str | None = None) -> tuple:
+    """The stored ``HIT_FIELD`` tuple of a document (``schema.HIT_PARTS`` order).
+
+    Args:
+        t_no: the ticket. kind: ``external``, ``internal`` or ``workflow``.
+        when: naive UTC time (``naive_utc``), stored as ISO 8601 with ``Z``.
+        message_id, sender, sender_id, platform: the message's (None for a workflow document).
+    """
+    return (t_no, kind, message_id, when.isoformat() + "Z", sender, sender_id, platform)
+
+
+def hit_fields(stored: dict[str, Any]) -> dict[str, Any]:
+    """A document's hit values by name (``schema.HIT_PARTS``) from its stored fields.
+
+    Raises:
+        KeyError: the stored fields hold no ``HIT_FIELD`` (not a schema-4 document).
+    """
+    return dict(zip(HIT_PARTS, stored[HIT_FIELD]))
 
 
 def message_document(t_no: str, kind: str, message: Any, conversation: Any) -> dict[str, Any]:
@@ -46,17 +67,18 @@ def message_document(t_no: str, kind: str, message: Any, conversation: Any) -> d
         platform, message_type = conversation.platform, ""
     else:
         platform, message_type = message.platform, message.message_type
+    when = naive_utc(message.timestamp)
     doc = {
-        "doc_key": f"{kind}:{t_no}:{message.message_id}",
         "t_no": t_no,
         "kind": KIND_NAMES[kind],
-        "message_id": message.message_id,
         "sender": message.sender,
         "sender_id": message.sender_id,
         "platform": platform,
-        "time": naive_utc(message.timestamp),
+        "time": when,
         "content": message.content,
         POSITIONS_FIELD: message.content,
+        HIT_FIELD: hit_record(t_no, KIND_NAMES[kind], when, message.message_id, message.sender, message.sender_id,
+                              platform),
     }
     if message_type:
         doc["message_type"] = message_type
@@ -91,16 +113,16 @@ def workflow_document(files: Any) -> dict[str, Any]:
     words = [state.client_name, state.company_name, state.assigned_member or ""]
     words += [_decision_text(d) for d in state.agent_decisions]
     text = "\n".join(w for w in words if w)
+    when = naive_utc(state.card_create_timestamp)
     doc = {
-        "doc_key": f"T:{files.t_no}",
         "t_no": files.t_no,
         "kind": KIND_NAMES["T"],
-        "time": naive_utc(state.card_create_timestamp),
+        "time": when,
         "content": text,
         POSITIONS_FIELD: text,
+        HIT_FIELD: hit_record(files.t_no, KIND_NAMES["T"], when),
         "client_name": state.client_name,
         "company": state.company_name,
-        "company_name": state.company_name,
         "priority": state.priority,
         "channel": state.channel,
         "stage": state.workflow_stage,

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from gitstore.store import Store
 from gitstore_index import fastpath, viewstats
+from gitstore_index.documents import hit_fields
 from gitstore_index.fastpath import make_query, plain_terms
 from gitstore_index.query import parse_query, parse_when, term, time_range
 from gitstore_index.roles import hidden_kinds_of, role_name, search_viewer
@@ -103,12 +104,6 @@ class SearchResults:
         for hit in self.hits:
             groups.setdefault(hit.t_no, []).append(hit)
         return list(groups.items())
-
-
-def _format_time(value: Any) -> str | None:
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=None).isoformat() + "Z"
-    return None
 
 
 def _formatter():
@@ -431,17 +426,18 @@ def _execute_whoosh(index, searcher, plan: SearchPlan, filter_docs, mask, weight
     return SearchResults(plan.query, plan.role, total, hits, facets, index.commit, list(index.notices))
 
 
-def _hit(rank: int, score: float, fields: dict, snippet_text: str) -> Hit:
+def _hit(rank: int, score: float, stored: dict, snippet_text: str) -> Hit:
+    fields = hit_fields(stored)
     return Hit(
         rank=rank,
         score=round(float(score or 0.0), 4),
         t_no=fields["t_no"],
         kind=fields["kind"],
-        message_id=fields.get("message_id"),
-        time=_format_time(fields.get("time")),
-        sender=fields.get("sender"),
-        sender_id=fields.get("sender_id"),
-        platform=fields.get("platform"),
+        message_id=fields["message_id"],
+        time=fields["time"],
+        sender=fields["sender"],
+        sender_id=fields["sender_id"],
+        platform=fields["platform"],
         snippet=snippet_text,
     )
 

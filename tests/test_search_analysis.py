@@ -86,11 +86,11 @@ def test_an_index_of_the_previous_schema_is_rebuilt(gs):
     assert hits(gs, "画像")
     state_path = next(gs.path.joinpath(".git", "gitstore").rglob(STATE_FILE))
     state = json.loads(state_path.read_text())
-    assert state["schema_version"] == SCHEMA_VERSION == 3
+    assert state["schema_version"] == SCHEMA_VERSION == 4
     state["schema_version"] = 2
     state_path.write_text(json.dumps(state))
     assert hits(gs, "画像")
-    assert json.loads(state_path.read_text())["schema_version"] == 3
+    assert json.loads(state_path.read_text())["schema_version"] == 4
 
 
 @pytest.mark.parametrize("query", ["printers", "printer"])

@@ -121,7 +121,9 @@ def raw_scores(path: Path, query: str, viewer: str | None, *, whoosh: bool) -> d
     """Unrounded score of every visible match, by document key, through the fast path
     (plain words) or Whoosh's own search (``whoosh=True``), as ``search`` scores."""
     from gitstore_index import fastpath, viewstats
+    from gitstore_index.documents import hit_fields
     from gitstore_index.roles import hidden_kinds_of
+    from gitstore_index.schema import KIND_NAMES
     from gitstore_index.search import hidden_docs, prepare
     from gitstore_index.store_index import SearchIndex
 
@@ -141,7 +143,9 @@ def raw_scores(path: Path, query: str, viewer: str | None, *, whoosh: bool) -> d
             else:
                 assert plan.terms and fastpath.supported(searcher)
                 found = {d: s for d, s in fastpath.match(searcher, "content", plan.terms, weighting).items() if d not in mask}
-            return {searcher.stored_fields(d)["doc_key"]: score for d, score in found.items()}
+            keys = {d: hit_fields(searcher.stored_fields(d)) for d in found}
+            letter = {name: kind for kind, name in KIND_NAMES.items()}
+            return {f"{letter[keys[d]['kind']]}:{keys[d]['t_no']}:{keys[d]['message_id']}": score for d, score in found.items()}
     finally:
         store.close()
 
