@@ -51,7 +51,7 @@ import heapq
 import re
 from array import array
 from itertools import accumulate
-from typing import Iterable
+from typing import Collection, Iterable
 
 from gitstore_index.compat import whoosh, whoosh_verified  # noqa: F401  (quiet import before any whoosh submodule)
 
@@ -306,10 +306,27 @@ def field_length_reader(reader, fieldname: str, default: int = 0):
     codes = _length_codes(reader, fieldname)
     if codes is None:
         return lambda docnum: reader.doc_field_length(docnum, fieldname, default)
-    from whoosh.util.numeric import byte_to_length
-
-    table = [byte_to_length(b) for b in range(256)]
+    table = length_table()
     return lambda docnum: table[codes[docnum]]
+
+
+def length_codes(reader, fieldname: str) -> bytes | None:
+    """Each document's field-length byte in one segment (index = local document number;
+    ``length_table()[byte]`` is the length in words), or None where ``LENGTH_COLUMN``
+    is off or the segment lacks a name it reads: then use ``field_length_reader``."""
+    return _length_codes(reader, fieldname)
+
+
+_TABLE: list[int] = []
+
+
+def length_table() -> list[int]:
+    """Whoosh's field length (words) of each of the 256 length bytes (``byte_to_length``)."""
+    if not _TABLE:
+        from whoosh.util.numeric import byte_to_length
+
+        _TABLE.extend(byte_to_length(b) for b in range(256))
+    return _TABLE
 
 
 _LENGTH_CODES: dict[tuple, bytes] = {}
@@ -439,13 +456,15 @@ def match(searcher, fieldname: str, terms: list[str], weighting=None) -> dict[in
 
 
 def top(
-    scores: dict[int, float], limit: int, allowed: set[int] | None, hidden: set[int] | None
+    scores: dict[int, float], limit: int, allowed: set[int] | None, hidden: Collection[int] | None
 ) -> tuple[list[tuple[float, int]], set[int]]:
     """The best ``limit`` of ``scores`` and every visible match.
 
     Args:
         allowed: only these documents (a filter), or None for all.
-        hidden: never these documents (the role's mask), or None.
+        hidden: never these documents (the role's mask: a set, or a
+            ``kinds.HiddenDocs``, whose ``leave_out`` costs in proportion to the
+            matches), or None.
 
     Returns:
         ``([(score, docnum), …] best first, ties by lower docnum; visible docnums)``.
@@ -454,7 +473,9 @@ def top(
     if allowed is not None:
         visible &= allowed  # iterates the smaller set
     if hidden:
-        visible = visible.difference(hidden)  # not -=, which would iterate all of ``hidden``
+        leave_out = getattr(hidden, "leave_out", None)
+        # not -=, which would iterate all of ``hidden``
+        visible = leave_out(visible) if callable(leave_out) else visible.difference(hidden)
     if len(visible) > limit:  # the limit-th best score, found in C, bounds the candidates
         cut = heapq.nlargest(limit, [scores[d] for d in visible])[-1]
         candidates = [d for d in visible if scores[d] >= cut]

@@ -26,6 +26,7 @@ from gitstore.store import Store
 from gitstore_index import fastpath, viewstats
 from gitstore_index.documents import hit_fields
 from gitstore_index.fastpath import make_query, plain_terms
+from gitstore_index.kinds import HiddenDocs, kind_postings
 from gitstore_index.query import parse_query, parse_when, term, time_range
 from gitstore_index.roles import hidden_kinds_of, role_name, search_viewer
 from gitstore_index.schema import POSITIONS_FIELD
@@ -147,54 +148,31 @@ def _plain_start(text: str) -> str:
     return flat[:SNIPPET_CHARS] + ("…" if len(flat) > SNIPPET_CHARS else "")
 
 
-def _kind_sets(index, searcher) -> dict[str, set[int]]:
-    """Docnums of each kind, computed once per searcher generation and kept (``index.memo``)."""
-    cached = index.memo.get("kind_sets")
-    if cached is not None and cached[0] is searcher:
-        return cached[1]
-    sets = {k: set(searcher.docs_for_query(term("kind", k))) for k in ("external", "internal", "workflow")}
-    index.memo["kind_sets"] = (searcher, sets)
-    return sets
-
-
-def hidden_docs(index, searcher, hidden: frozenset) -> set[int]:
-    """Docnums of the documents of kinds a role may not see (the search's mask).
+def hidden_docs(index, searcher, hidden: frozenset) -> HiddenDocs:
+    """The documents of kinds a role may not see (the search's mask).
 
     Args:
-        index: the open ``SearchIndex`` (the sets are kept in ``index.memo`` for as
-            long as ``searcher`` is the current one).
+        index: the open ``SearchIndex`` (the kinds' postings are kept in ``index.memo``
+            for as long as ``searcher`` is the current one).
         searcher: the index's current Whoosh searcher.
         hidden: kind names (``roles.hidden_kinds``).
 
     Returns:
-        Global document numbers.
+        A ``kinds.HiddenDocs``: global document numbers, a read-only set.
     """
-    cached = index.memo.get("hidden")
-    if cached is None or cached[0] is not searcher:
-        cached = index.memo["hidden"] = (searcher, {})
-    if hidden not in cached[1]:
-        kind_sets = _kind_sets(index, searcher)
-        cached[1][hidden] = set().union(*(kind_sets[k] for k in hidden))
-    return cached[1][hidden]
+    return kind_postings(index, searcher).mask(hidden)
 
 
 def _kind_counts(index, searcher, parsed, filter_docs, hidden) -> dict[str, int]:
     """Count every match per kind (not only the hits returned), leaving hidden kinds out.
 
-    Matching without scoring, then set intersections: the ranked top hits come from
+    Matching without scoring, then counting per kind: the ranked top hits come from
     Whoosh's optimised collector, which never visits every match.
     """
     matched = set(searcher.docs_for_query(parsed))
     if filter_docs is not None:
         matched &= filter_docs if isinstance(filter_docs, set) else set(searcher.docs_for_query(filter_docs))
-    counts = {}
-    for kind, docs in sorted(_kind_sets(index, searcher).items()):
-        if kind in hidden:
-            continue
-        count = len(matched & docs)
-        if count:
-            counts[kind] = count
-    return counts
+    return kind_postings(index, searcher).counts(matched, hidden)
 
 
 def _ticket_filter(searcher, status: str | None, priority: str | None):
@@ -407,9 +385,9 @@ def _execute_whoosh(index, searcher, plan: SearchPlan, filter_docs, mask, weight
     scored with ``weighting`` (a viewer's ``viewstats.VisibleBM25F``) when given."""
     parsed, limit = plan.parsed, plan.limit
     if weighting is None:
-        results = searcher.search(parsed, limit=limit, filter=filter_docs, mask=mask or None)
+        results = searcher.search(parsed, limit=limit, filter=filter_docs, mask=mask.as_set() if mask else None)
     else:  # what Searcher.search does, with the viewer's weighting in the search context
-        collector = searcher.collector(limit=limit, filter=filter_docs, mask=mask or None)
+        collector = searcher.collector(limit=limit, filter=filter_docs, mask=mask.as_set() if mask else None)
         searcher.search_with_collector(parsed, collector, context=searcher.context(weighting=weighting))
         results = collector.results()
     results.fragmenter.maxchars = SNIPPET_CHARS
@@ -461,12 +439,7 @@ def _execute_plain(index, searcher, plan: SearchPlan, filter_docs, mask, weighti
         hits.append(_hit(rank, score, fields, " ".join(marked.split()) if marked else _plain_start(text)))
     facets, total = {}, None
     if plan.count:
-        counts = {}
-        for kind, docs in sorted(_kind_sets(index, searcher).items()):
-            if kind not in plan.hidden:
-                count = len(visible & docs)
-                if count:
-                    counts[kind] = count
+        counts = kind_postings(index, searcher).counts(visible, plan.hidden)
         facets, total = {"kind": counts}, sum(counts.values())
     return SearchResults(plan.query, plan.role, total, hits, facets, index.commit, list(index.notices))
 

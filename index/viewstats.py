@@ -29,14 +29,27 @@ frequencies are computed on first use of a term and kept with it.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
+from collections import Counter
+from collections.abc import Collection
 from math import log
 
 from gitstore_index.compat import whoosh  # imports whoosh.scoring quietly
-from gitstore_index.fastpath import field_length_reader, live_postings
+from gitstore_index.fastpath import field_length_reader, length_codes, length_table, live_postings
 
 MAX_CACHED_TERMS = 100_000
 """Document frequencies kept per ``VisibleStats`` before the cache is cleared."""
+
+
+def deleted_docs(reader) -> frozenset[int]:
+    """A segment's deleted documents (local numbers): Whoosh's ``deleted_docs_set``
+    (a public attribute of ``SegmentReader``), else asked document by document."""
+    if not reader.has_deletions():
+        return frozenset()
+    found = getattr(reader, "deleted_docs_set", None)
+    if isinstance(found, frozenset):
+        return found
+    return frozenset(d for d in range(reader.doc_count_all()) if reader.is_deleted(d))
 
 
 class VisibleStats:
@@ -45,25 +58,43 @@ class VisibleStats:
     Args:
         searcher: the index's top-level Whoosh searcher (one generation of the index).
         hidden: global document numbers the viewer may not see (live documents of
-            its hidden kinds: ``search.hidden_docs``).
+            its hidden kinds: ``search.hidden_docs``, a set or ``kinds.HiddenDocs``).
 
     Attributes:
         doc_count: live documents the viewer may see (``N``).
     """
 
-    def __init__(self, searcher, hidden: set[int]):
+    def __init__(self, searcher, hidden: Collection[int]):
         self.searcher = searcher
         self.doc_count = searcher.doc_count() - len(hidden)
         leaves = list(searcher.reader().leaf_readers())
         self._leaves = leaves
         offsets = [offset for _reader, offset in leaves]
-        per_leaf: list[set[int]] = [set() for _ in leaves]
-        for docnum in hidden:
+        per_leaf: list[list[int]] = [[] for _ in leaves]
+        for docnum in sorted(hidden):
             position = bisect_right(offsets, docnum) - 1
-            per_leaf[position].add(docnum - offsets[position])
-        self._hidden = per_leaf
+            per_leaf[position].append(docnum - offsets[position])
+        self._hidden = per_leaf  # sorted local numbers per segment
+        self._hidden_sets: dict[int, frozenset[int]] = {}
         self._lengths: dict[str, int] = {}
         self._frequencies: dict[tuple[str, str], int] = {}
+
+    def _hidden_among(self, leaf: int, ids: list[int]) -> int:
+        """How many of a segment's sorted local ``ids`` are hidden: a binary search per
+        id when they are few, else one set of the segment's hidden documents (kept)."""
+        hidden = self._hidden[leaf]
+        if not hidden or not ids:
+            return 0
+        if len(ids) * 16 < len(hidden):
+            found = 0
+            for d in ids:
+                at = bisect_left(hidden, d)
+                found += at < len(hidden) and hidden[at] == d
+            return found
+        as_set = self._hidden_sets.get(leaf)
+        if as_set is None:
+            as_set = self._hidden_sets[leaf] = frozenset(hidden)
+        return len(as_set.intersection(ids))
 
     def doc_frequency(self, fieldname: str, text: str | bytes) -> int:
         """Live documents the viewer may see that hold ``text`` in ``fieldname``."""
@@ -72,24 +103,40 @@ class VisibleStats:
         found = self._frequencies.get(key)
         if found is None:
             found = 0
-            for (reader, _offset), hidden in zip(self._leaves, self._hidden):
+            for leaf, (reader, _offset) in enumerate(self._leaves):
                 if (fieldname, term) not in reader:
                     continue
                 ids = live_postings(reader, fieldname, term)
-                found += len(ids) - (len(hidden.intersection(ids)) if hidden else 0)
+                found += len(ids) - self._hidden_among(leaf, ids)
             if len(self._frequencies) >= MAX_CACHED_TERMS:
                 self._frequencies.clear()
             self._frequencies[key] = found
         return found
 
     def field_length(self, fieldname: str) -> int:
-        """Sum of the field lengths (words) of the live documents the viewer may see."""
+        """Sum of the field lengths (words) of the live documents the viewer may see.
+
+        With a segment's length bytes at hand (``fastpath.length_codes``) the sum over
+        all its documents is counted per length byte (in C), then the deleted and the
+        hidden documents' lengths are taken off: the same integer sum as adding up the
+        visible documents one by one (the fallback), without a loop over every document.
+        """
         total = self._lengths.get(fieldname)
         if total is None:
             total = 0
-            for (reader, _offset), hidden in zip(self._leaves, self._hidden):
-                length = field_length_reader(reader, fieldname)
-                total += sum(length(d) for d in reader.all_doc_ids() if d not in hidden)
+            for leaf, (reader, _offset) in enumerate(self._leaves):
+                hidden = self._hidden[leaf]
+                codes = length_codes(reader, fieldname)
+                if codes is None:
+                    length = field_length_reader(reader, fieldname)
+                    hidden_set = frozenset(hidden)
+                    total += sum(length(d) for d in reader.all_doc_ids() if d not in hidden_set)
+                    continue
+                table = length_table()
+                total += sum(table[code] * n for code, n in Counter(codes).items())
+                gone = deleted_docs(reader)
+                total -= sum(table[codes[d]] for d in gone)
+                total -= sum(table[codes[d]] for d in hidden if d not in gone)
             self._lengths[fieldname] = total
         return total
 
@@ -147,7 +194,7 @@ class VisibleBM25F(whoosh.scoring.BM25F):
         return VisibleBM25FScorer(searcher, fieldname, text, B, self.K1, self.stats, qf=qf)
 
 
-def weighting_for(index, searcher, hidden_kinds: frozenset, hidden: set[int]) -> VisibleBM25F | None:
+def weighting_for(index, searcher, hidden_kinds: frozenset, hidden: Collection[int]) -> VisibleBM25F | None:
     """The weighting a search for a viewer with ``hidden_kinds`` scores with.
 
     Args:

@@ -39,7 +39,8 @@ def _whoosh(searcher, terms, limit, mask=None, allowed=None):
     from gitstore_index.fastpath import make_query
 
     query = make_query("content", terms)
-    results = searcher.search(query, limit=limit, mask=mask or None, filter=allowed)
+    mask = set(mask) if mask else None  # Whoosh takes a set (search's mask is a kinds.HiddenDocs)
+    results = searcher.search(query, limit=limit, mask=mask, filter=allowed)
     matched = set(searcher.docs_for_query(query))
     if allowed is not None:
         matched &= allowed
@@ -175,3 +176,35 @@ def test_plain_query_on_an_empty_store_finds_nothing(tmp_path):
     store.create_ticket("1", client_name="Ana", company_name="Acme", actor="a")
     assert search_store(store, "printer").total == 0
     assert [h.t_no for h in search_store(store, "acme").hits] == ["1"]
+
+
+def test_kind_postings_match_whoosh_sets_with_segments_and_deletions(built, tmp_path):
+    """Per-kind counts and the viewer's mask from the kinds' postings equal Whoosh's
+    own document sets, with several segments and deleted (replaced) documents."""
+    from whoosh.query import Term
+
+    from gitstore_index.kinds import KINDS, kind_postings
+
+    shutil.copytree(built, tmp_path / "s", symlinks=True)
+    store, index = _open(tmp_path / "s")
+    tickets = store.list_tickets()
+    for n, t_no in enumerate(tickets[:6]):  # workflow documents replaced: deletions in older segments
+        store.update(t_no, {"T": {"assigned_member": f"agent {n}"}}, actor="tester")
+        index.catch_up()
+    searcher = index.searcher()
+    assert len(searcher.reader().leaf_readers()) > 1 and searcher.reader().has_deletions()
+    kinds = kind_postings(index, searcher)
+    assert kind_postings(index, searcher) is kinds  # kept for the searcher's generation
+    truth = {k: set(searcher.docs_for_query(Term("kind", k))) for k in KINDS}
+    assert {k: set(kinds.docs[k]) for k in KINDS} == truth
+    rng = random.Random(3)
+    every = sorted(set().union(*truth.values()))
+    for size in (0, 1, 5, len(every) // 2, len(every)):  # both ways of counting (binary search, set)
+        docs = set(rng.sample(every, size))
+        expected = {k: len(docs & truth[k]) for k in KINDS if k != "internal" and docs & truth[k]}
+        assert kinds.counts(docs, {"internal"}) == dict(sorted(expected.items()))
+        mask = kinds.mask(frozenset({"internal"}))
+        assert mask.leave_out(docs) == docs - truth["internal"]
+        assert len(mask) == len(truth["internal"]) and list(mask) == sorted(truth["internal"])
+        assert all((d in mask) == (d in truth["internal"]) for d in docs)
+    store.close()

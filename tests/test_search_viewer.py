@@ -136,7 +136,7 @@ def raw_scores(path: Path, query: str, viewer: str | None, *, whoosh: bool) -> d
             mask = hidden_docs(index, searcher, hidden) if hidden else set()
             weighting = viewstats.weighting_for(index, searcher, hidden, mask)
             if whoosh:
-                collector = searcher.collector(limit=None, mask=mask or None)
+                collector = searcher.collector(limit=None, mask=set(mask) if mask else None)
                 context = searcher.context(weighting=weighting or searcher.weighting)
                 searcher.search_with_collector(plan.parsed, collector, context=context)
                 found = {hit.docnum: hit.score for hit in collector.results()}
@@ -199,9 +199,9 @@ def test_visible_statistics_count_only_what_the_viewer_may_see(stores):
         searcher = index.searcher()
         mask = hidden_docs(index, searcher, frozenset({"internal"}))
         stats = viewstats.weighting_for(index, searcher, frozenset({"internal"}), mask).stats
-        visible = set(searcher.document_numbers()) - mask
+        visible = set(searcher.document_numbers()) - set(mask)
         assert mask and stats.doc_count == len(visible)
-        assert stats.doc_frequency("content", "refund") == len(set(searcher.docs_for_query(Term("content", "refund"))) - mask)
+        assert stats.doc_frequency("content", "refund") == len(set(searcher.docs_for_query(Term("content", "refund"))) - set(mask))
         lengths = sum(searcher.doc_field_length(d, "content", 0) for d in visible)
         assert stats.field_length("content") == lengths
         assert viewstats.weighting_for(index, searcher, frozenset(), set()) is None  # nothing hidden: Whoosh's own
