@@ -64,8 +64,9 @@ def find_ticket_numbers(
         from gitstore_index.search import hidden_docs
 
         hidden = hidden_kinds_of(index.store.viewer)
-        mask = hidden_docs(index, searcher, hidden) if hidden else set()
-        active = {column[d] for d in searcher.docs_for_query(time_range(since_at, None)) if d not in mask}
+        recent = set(searcher.docs_for_query(time_range(since_at, None)))
+        visible = hidden_docs(index, searcher, hidden).leave_out(recent) if hidden else recent
+        active = {column[d] for d in visible}
         found &= active
     return sorted(found)
 
