@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import io
 import os
-import subprocess
 import sys
 
 import click
@@ -71,6 +70,8 @@ def start_pager(enabled: bool = True) -> bool:
     command = pager_command()
     if command is None:
         return False
+    import subprocess  # only when a pager starts: every command imports this module
+
     env = dict(os.environ)
     for key, value in PAGER_ENV.items():
         env.setdefault(key, value)

@@ -27,19 +27,16 @@ from __future__ import annotations
 
 import copy
 import os
-import random
 import time
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 
 import pygit2
 
 from gitstore.config import CONFIG_PATH, config_blob, dumps_config, parse_config, read_tree_config, section_of
-from gitstore.crypt.recipients import SECTION as CRYPT_SECTION
-from gitstore.crypt.recipients import parse_section
 from gitstore.errors import (
     ConflictError,
     NotAStoreError,
@@ -48,14 +45,12 @@ from gitstore.errors import (
     TicketNotFound,
     ValidationError,
 )
-from gitstore.history.log import current_version, for_store, indexed_version
+from gitstore.objects.actors import EMAIL_DOMAIN
 from gitstore.objects.lock import WriterLock
-from gitstore.objects.packs import ObjectWriter
 from gitstore.objects.refs import BRANCH, move_branch
-from gitstore.objects.repostate import operation_in_progress, refuse_if_in_progress
 from gitstore.objects.revisions import resolve_commit
 from gitstore.objects.signingkeys import configured_signing
-from gitstore.objects.trees import NotWithin, blob_at, last_change
+from gitstore.objects.trees import NotWithin, Reached, blob_at, last_change
 from gitstore.objects.worktree import WorktreeSync
 from gitstore.tickets import layout
 from gitstore.tickets.archive import filter_archived
@@ -64,21 +59,24 @@ from gitstore.tickets.files import TicketFiles
 from gitstore.tickets.policy import PRESETS, Policy, Workflow, parse_policy, parse_workflow
 from gitstore.timeutil import format_utc, to_utc, utc_now
 from gitstore.viewer import OWNER, Presented, Viewer, resolve_viewer
-from gitstore.writer import (
-    EMAIL_DOMAIN,
-    CommitEvent,
-    CommitResult,
-    Signing,
-    TicketWriter,
-    commit_message,
-    signature,
-)
+
+if TYPE_CHECKING:
+    from gitstore.objects.packs import ObjectWriter
+    from gitstore.writer import CommitEvent, CommitResult, Signing, TicketWriter
+
+# Loaded where they are used, not here: the write path (``writer``, ``objects.packs``,
+# the recipients' keys), the history log (``history.log``, sqlite) and the
+# repository-state check, so that opening a store to read loads none of them
+# (``tests/test_cold_imports.py``). ``CommitResult`` and ``CommitEvent`` are still
+# importable from here (``__getattr__`` at the end).
 
 GITATTRIBUTES = f"# gitstore: ticket files are UTF-8 JSON with LF line ends\n{layout.MERGE_DRIVER_LINE}\n".encode()
 """The ``.gitattributes`` of a new store: ticket files go through the merge driver."""
 
-VERSION_WALK = 200
-"""Commits ``Store.ticket_version`` walks before it asks the per-ticket log."""
+VERSION_WALK = 2000
+"""Commits ``Store.ticket_version`` walks (about 30 µs each) before it has the
+per-ticket log catch up: a log that is behind by up to this many commits (writes
+since the last read that used it) answers without catching up."""
 
 STAGE_RETRIES = 5
 """Attempts of a stage change whose check and write race another writer."""
@@ -230,6 +228,8 @@ class Store:
         head = self.head()
         if self.worktree.recorded() == str(head.id):
             return
+        from gitstore.objects.repostate import operation_in_progress
+
         if operation_in_progress(self.repo) is not None:
             return  # git owns the index until the operation ends; writes refuse meanwhile
         with self.lock:
@@ -265,6 +265,8 @@ class Store:
         Read-only commands never pay for its second repository handle.
         """
         if self._objects is None:
+            from gitstore.objects.packs import ObjectWriter
+
             self._objects = ObjectWriter(self.git_dir, self.state_dir)
         return self._objects
 
@@ -290,6 +292,8 @@ class Store:
         """
         if rev is None or rev == "HEAD":
             return self.head()
+        from gitstore.history.log import for_store
+
         index = for_store(self)
         if t_no is not None:
             dates = lambda when, label: index.commit_at(t_no, when, label)  # noqa: E731
@@ -475,24 +479,36 @@ class Store:
     def ticket_version(self, t_no: str, at: str | pygit2.Commit | None = None) -> str:
         """Return the ticket's version: the id of the last commit that changed it.
 
-        A per-ticket log (``history``) that already reflects the branch answers with one
-        indexed query; otherwise a walk along first parents from ``at`` until one of the
-        ticket's blobs changes answers when
-        that is within ``VERSION_WALK`` commits — a read then opens no derived data;
-        further back, the per-ticket log (``history``: one indexed query) answers, and
-        off the branch's first-parent line the walk goes on to the end.
+        Answered without catching up the per-ticket log (``history.log``) whenever
+        possible, so a read never pays for indexing commits it does not need:
+
+        1. the log holds ``at`` on its first-parent line (it is up to date, or ``at``
+           is older): one indexed query;
+        2. else a walk along first parents from ``at``, at most ``VERSION_WALK``
+           commits, until one of the ticket's blobs changes (the answer), or until the
+           commit the log reflects (the ticket is unchanged since: one indexed query
+           there). Without a log file a read that ends here opens no derived data;
+        3. further back, the log catches up (or is built) and answers; off the log's
+           first-parent line the walk goes on to the end.
 
         Raises:
             TicketNotFound: no such ticket at ``at``.
         """
+        from gitstore.history.log import indexed_version, logged_head, logged_version
+
         commit = at if isinstance(at, pygit2.Commit) else self.resolve(at)
         if blob_at(commit.tree, layout.ticket_path("T", t_no)) is None:
             raise TicketNotFound(f"ticket {t_no} not found at {str(commit.id)[:12]}")
-        found = current_version(self, t_no, commit)  # a log that is up to date answers at once
+        found = logged_version(self, t_no, commit)
         if found is not None:
             return found
+        paths = tuple(layout.ticket_paths(t_no).values())
         try:
-            near = last_change(commit, tuple(layout.ticket_paths(t_no).values()), within=VERSION_WALK)
+            near = last_change(commit, paths, within=VERSION_WALK, stop_at=logged_head(self))
+        except Reached as reached:  # unchanged since the commit the log reflects
+            found = logged_version(self, t_no, reached.commit)
+            if found is not None:
+                return found
         except NotWithin:
             pass
         else:
@@ -502,7 +518,7 @@ class Store:
         found = indexed_version(self, t_no, commit)
         if found is not None:
             return found
-        last = last_change(commit, tuple(layout.ticket_paths(t_no).values()))
+        last = last_change(commit, paths)
         if last is None:
             raise TicketNotFound(f"ticket {t_no} not found at {str(commit.id)[:12]}")
         return str(last)
@@ -540,6 +556,8 @@ class Store:
     def writer(self) -> TicketWriter:
         """The write path (``gitstore.writer.TicketWriter``), opened on first write."""
         if self._writer is None:
+            from gitstore.writer import TicketWriter
+
             self._writer = TicketWriter(
                 self.objects, self.worktree, fsync=self.fsync, policy=self._policy_of, subscribers=self.subscribers,
                 signing=self.signing,
@@ -621,6 +639,8 @@ class Store:
             # once per write outside a batch, once per batch inside one: the check reads
             # the whole .git/index (O(tickets)), and the batch holds the lock throughout
             if self._batch_depth == 0 or not self._batch_checked:
+                from gitstore.objects.repostate import refuse_if_in_progress
+
                 refuse_if_in_progress(self.repo)
                 self._batch_checked = self._batch_depth > 0
             try:
@@ -1009,6 +1029,10 @@ class Store:
         """
         if not isinstance(value, dict):
             raise ValidationError(f"configuration section {name!r} must be an object")
+        from gitstore.crypt.recipients import SECTION as CRYPT_SECTION
+        from gitstore.crypt.recipients import parse_section
+        from gitstore.writer import commit_message, signature
+
         with self._writing() as writer:
             tip = writer.tip()
             self._policy_of(tip.tree).check_config(name, actor=actor)
@@ -1180,9 +1204,20 @@ def retry_on_conflict(
         except ConflictError:
             if attempt == attempts - 1:
                 raise
+            import random
+
             delay = min(max_backoff, backoff * (2**attempt))
             time.sleep(delay * (0.5 + random.random()))
     raise AssertionError("unreachable")
+
+
+def __getattr__(name: str) -> Any:
+    """``CommitResult`` and ``CommitEvent``, defined by the write path, loaded on first use (PEP 562)."""
+    if name in ("CommitResult", "CommitEvent"):
+        import gitstore.writer
+
+        return getattr(gitstore.writer, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["Store", "StageInfo", "CommitResult", "CommitEvent", "GITATTRIBUTES", "retry_on_conflict"]

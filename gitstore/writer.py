@@ -36,6 +36,7 @@ from pydantic import ValidationError as PydanticValidationError
 from gitstore.crypt.fields import exposed_fields, exposed_message, sealer_for
 from gitstore.crypt.recipients import recipients_at
 from gitstore.errors import ConflictError, GitStoreError, TicketExists, TicketNotFound, ValidationError
+from gitstore.objects.actors import check_trailer_value, signature
 from gitstore.objects.deflate import MIN_BYTES, PrefixDeflater
 from gitstore.objects.packs import ObjectWriter
 from gitstore.objects.refs import BRANCH, move_branch
@@ -48,9 +49,6 @@ from gitstore.tickets.policy import Policy
 from gitstore.tickets.rules import cross_file_problems
 from gitstore.tickets.update import APPEND_FIELDS, AppliedUpdate, TicketDraft
 from gitstore.timeutil import utc_now
-
-EMAIL_DOMAIN = "gitstore.invalid"
-"""Domain of the e-mail address in every signature (actors have no real address)."""
 
 CACHE_TICKETS = 256
 """Tickets whose drafts the writer keeps between writes (least recently written dropped)."""
@@ -117,28 +115,6 @@ class _Pending:
     contents: dict[str, bytes]
     force: bool
     event: tuple[str, tuple[str, ...], dict[str, list[str]]] | None
-
-
-def check_trailer_value(what: str, value: str) -> None:
-    """Refuse an actor or agent name that could break a signature or forge a trailer.
-
-    Raises:
-        ValidationError: empty, over 200 characters, or holding ``<``, ``>``, a line
-            break or NUL.
-    """
-    if not value or any(c in value for c in "<>\n\r\0") or len(value) > 200:
-        raise ValidationError(f"invalid {what} {value!r}: 1-200 characters, no '<', '>' or line breaks")
-
-
-def signature(actor: str, when: datetime) -> pygit2.Signature:
-    """The git signature of an actor at a time: ``actor <actor@gitstore.invalid>``, UTC.
-
-    Raises:
-        ValidationError: an invalid actor name (``check_trailer_value``).
-    """
-    check_trailer_value("actor", actor)
-    email = f"{actor.replace(' ', '.')}@{EMAIL_DOMAIN}"
-    return pygit2.Signature(actor, email, int(when.timestamp()), 0)
 
 
 def commit_message(summary: str, trailers: dict[str, str] | Iterable[tuple[str, str]]) -> str:

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pygit2
-import pyrage
 
 from gitstore.errors import KeyFileError
 
@@ -75,6 +74,8 @@ def parse_identities(data: bytes, where: str) -> list[Any]:
         KeyFileError: no key in it, a line that is not an age identity, or an OpenSSH
             key age cannot use (passphrase-protected, unsupported type).
     """
+    import pyrage  # loaded on first use: a store without encryption never loads it
+
     if _SSH_BEGIN in data:
         try:
             return [pyrage.ssh.Identity.from_buffer(data)]
@@ -134,6 +135,8 @@ def generate_identity(path: Path) -> str:
     Raises:
         KeyFileError: ``path`` exists already, or cannot be written.
     """
+    import pyrage  # loaded on first use: a store without encryption never loads it
+
     identity = pyrage.x25519.Identity.generate()
     public = str(identity.to_public())
     text = f"# gitstore identity (docs/encryption.md#identities)\n# public key: {public}\n{identity}\n"
@@ -155,6 +158,8 @@ def matching(recipients: Any, identities: list[Any]) -> list[str]:
     """Names of the ``recipients`` (``recipients.Recipient``) that one of
     ``identities`` can decrypt for: a trial sealing of a few bytes per recipient, so
     it works for every kind of key without reading public keys out of private ones."""
+    import pyrage  # loaded on first use: a store without encryption never loads it
+
     if not identities:
         return []
     found = []

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pygit2
-import pyrage
 
 from gitstore.config import CONFIG_PATH, config_blob, parse_config
 from gitstore.errors import RecipientError
@@ -71,6 +70,8 @@ def parse_recipient(text: str, name: str = "recipient") -> Recipient:
         RecipientError: the name is not 1-128 characters of ``A-Za-z0-9_.:@-``, or the
             key is not an X25519 or ssh-ed25519 public key.
     """
+    import pyrage  # loaded on first use: a store without encryption never loads it
+
     if not isinstance(name, str) or not _NAME.match(name):
         raise RecipientError(f"invalid recipient name {name!r}: 1-128 characters of A-Za-z0-9_.:@- ({RULE})")
     if not isinstance(text, str):

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-import pyrage
-
 from gitstore.crypt.format import MAX_SEALED_BYTES, decode, encode
 from gitstore.errors import DecryptionError, GitStoreError, RecipientError
 
@@ -32,6 +30,8 @@ def seal(text: str, recipients: Sequence[Any]) -> str:
         RecipientError: no recipients, or so many that the sealed text would exceed
             ``format.MAX_SEALED_BYTES``.
     """
+    import pyrage  # loaded on first use: a store without encryption never loads it
+
     keys = [getattr(r, "key", r) for r in recipients]
     if not keys:
         raise RecipientError("cannot seal: no recipients (docs/encryption.md#recipients)")
@@ -55,6 +55,8 @@ def try_unseal(text: str, identities: Sequence[Any]) -> str | None:
     data = decode(text)
     if not identities:
         return None
+    import pyrage  # loaded on first use: a store without encryption never loads it
+
     try:
         clear = pyrage.decrypt(data, list(identities))
     except pyrage.DecryptError:

@@ -38,9 +38,7 @@ was" at this site), as ``revisions.commit_at`` does.
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
-import subprocess
 import threading
 import time
 import weakref
@@ -404,16 +402,24 @@ class HistoryIndex:
             raise RevisionNotFound(f"no commit at or before {label or when.isoformat()}")
         return row[0]
 
-    def version(self, t_no: str, commit: pygit2.Commit) -> str | None:
+    def version(self, t_no: str, commit: pygit2.Commit, *, catch_up: bool = True) -> str | None:
         """Return the last first-parent change of ``t_no`` at or before ``commit``.
 
         Returns None when ``commit`` is not on the indexed first-parent line (a remote
         ref, a side branch): the caller then walks the commits itself.
 
+        Args:
+            t_no: the ticket number.
+            commit: the commit to answer at.
+            catch_up: catch up with the branch first; False answers from what the log
+                holds (right for every commit it holds on its first-parent line: a
+                commit's first parents never change), None for a commit it does not.
+
         Raises:
             TicketNotFound: the ticket does not exist at ``commit``.
         """
-        self.refresh()
+        if catch_up:
+            self.refresh()
         conn = self.connection()
         row = conn.execute("SELECT seq, mainline FROM commits WHERE id=?", (str(commit.id),)).fetchone()
         if row is None or not row[1]:
@@ -504,6 +510,9 @@ def _git_ticket_changes(repo: pygit2.Repository, commits: list[pygit2.Commit]) -
     from Python, which matters when (re)building the log over 100,000 commits. Returns
     None when the git binary is missing or fails (the caller then diffs in Python).
     """
+    import shutil
+    import subprocess  # only to (re)build the log: a read that finds it up to date does not start git
+
     binary = shutil.which("git")
     if binary is None:
         return None
@@ -572,23 +581,44 @@ def for_store(store: Store) -> HistoryIndex:
     return index
 
 
-def current_version(store: Store, t_no: str, commit: pygit2.Commit) -> str | None:
-    """``HistoryIndex.version`` when the log file exists and already reflects the
-    branch's head (one indexed query, nothing to catch up); None otherwise.
+def _existing(store: Store) -> HistoryIndex | None:
+    """The store's log when its file exists (never creates it), else None."""
+    index = for_store(store)
+    if index._conn is None and not index.path.exists():
+        return None
+    return index
+
+
+def logged_version(store: Store, t_no: str, commit: pygit2.Commit) -> str | None:
+    """``HistoryIndex.version`` from what the log file already holds, without catching
+    up (one indexed query): the answer when ``commit`` is on the log's first-parent
+    line (the branch's head when the log is up to date, or an older commit of that
+    line); None when there is no log file, it cannot be read, or it does not hold
+    ``commit`` (a newer commit, a side branch).
 
     Raises:
         TicketNotFound: the ticket does not exist at ``commit``.
     """
-    index = for_store(store)
-    if index._conn is None and not index.path.exists():
+    index = _existing(store)
+    if index is None:
         return None
     try:
-        head = str(store.repo.references[BRANCH].target)
-        if index.recorded_head() != head:
-            return None
-        return index.version(t_no, commit)
-    except (KeyError, sqlite3.Error, OSError, HistoryUnavailable):
+        return index.version(t_no, commit, catch_up=False)
+    except (sqlite3.Error, OSError, HistoryUnavailable):
         return None
+
+
+def logged_head(store: Store) -> pygit2.Oid | None:
+    """The commit the log file reflects (``meta.head``), read without catching up;
+    None when there is no log file (it is never created here) or it cannot be read."""
+    index = _existing(store)
+    if index is None:
+        return None
+    try:
+        recorded = index.recorded_head()
+    except (sqlite3.Error, OSError, HistoryUnavailable):
+        return None
+    return pygit2.Oid(hex=recorded) if recorded else None
 
 
 def indexed_version(store: Store, t_no: str, commit: pygit2.Commit) -> str | None:

@@ -17,8 +17,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-
-from filelock import FileLock, Timeout
+from typing import TYPE_CHECKING
 
 try:
     import fcntl
@@ -26,7 +25,9 @@ except ImportError:  # not POSIX: the lock works, without the FIFO queue
     fcntl = None  # type: ignore[assignment]
 
 from gitstore.errors import LockTimeout
-from gitstore.objects.packs import litter
+
+if TYPE_CHECKING:  # filelock loads with the first acquire: reads never take the lock
+    from filelock import FileLock
 
 GIT_LOCKS = (
     "refs/heads/main.lock", "index.lock", "packed-refs.lock", "HEAD.lock", "config.lock",
@@ -103,11 +104,20 @@ class WriterLock:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.git_dir = Path(git_dir)
         self.timeout = timeout
-        self._lock = FileLock(str(self.dir / "writer.lock"), timeout=timeout)
+        self._file_lock: FileLock | None = None
         self._pid_file = self.dir / "writer.pid"
         self._depth = 0
         self.recovered: list[str] = []
         """Stale files this object removed (``recover_stale``, ``acquire``), oldest first."""
+
+    @property
+    def _lock(self) -> FileLock:
+        """The OS file lock on ``writer.lock``, made on first use."""
+        if self._file_lock is None:
+            from filelock import FileLock
+
+            self._file_lock = FileLock(str(self.dir / "writer.lock"), timeout=self.timeout)
+        return self._file_lock
 
     def acquire(self) -> None:
         """Take the lock (re-entrant), recovering what a dead previous holder left.
@@ -118,6 +128,8 @@ class WriterLock:
         if self._depth:
             self._depth += 1
             return
+        from filelock import Timeout
+
         deadline = time.monotonic() + self.timeout
         turn = self._wait_turn(deadline) if self.timeout > 0 else None
         try:
@@ -199,7 +211,13 @@ class WriterLock:
         Returns:
             The paths of the lock files removed.
         """
-        if self._depth or not self._pid_file.exists() or not (self.git_locks() or litter(self.git_dir / "objects" / "pack", 0.0)):
+        if self._depth or not self._pid_file.exists():
+            return []
+        from filelock import Timeout
+
+        from gitstore.objects.packs import litter
+
+        if not (self.git_locks() or litter(self.git_dir / "objects" / "pack", 0.0)):
             return []
         try:
             self._lock.acquire(timeout=0)
@@ -237,6 +255,8 @@ class WriterLock:
                     candidates.append(path)
             except FileNotFoundError:
                 continue
+        from gitstore.objects.packs import litter
+
         candidates += litter(self.git_dir / "objects" / "pack", since - 1.0)
         if candidates and _git_running(self.git_dir) is not False:
             return removed  # a git command may own them (or we cannot tell): keep them

@@ -217,8 +217,24 @@ class NotWithin(Exception):
     """``last_change`` gave up after ``within`` commits (the caller asks its index)."""
 
 
+class Reached(Exception):
+    """``last_change`` reached its ``stop_at`` commit with the blobs unchanged: the last
+    change is the one at or before that commit (the caller's index knows it).
+
+    Attributes:
+        commit: the ``stop_at`` commit.
+    """
+
+    def __init__(self, commit: pygit2.Commit):
+        super().__init__(str(commit.id))
+        self.commit = commit
+
+
 def last_change(
-    commit: pygit2.Commit, path: str | tuple[str, ...], within: int | None = None
+    commit: pygit2.Commit,
+    path: str | tuple[str, ...],
+    within: int | None = None,
+    stop_at: pygit2.Oid | None = None,
 ) -> pygit2.Oid | None:
     """The commit, on ``commit``'s first-parent line, where the blob at ``path`` took
     the id it has at ``commit`` (for several paths: where any of them last changed);
@@ -228,8 +244,17 @@ def last_change(
     hand edit or a rotation may change one of them only, so a ticket's version is the
     last change of any of its files.
 
+    Args:
+        commit: where the walk starts.
+        path: a repository path, or several.
+        within: give up after this many commits (None: walk to the root).
+        stop_at: a commit to stop at when the walk reaches it before any change (the
+            commit a derived log already reflects); never checked against ``commit``
+            itself.
+
     Raises:
         NotWithin: ``within`` is given and the change is more than that many commits back.
+        Reached: the walk reached ``stop_at`` first.
     """
     paths = (path,) if isinstance(path, str) else path
     blobs = [blob_at(commit.tree, p) for p in paths]
@@ -242,6 +267,8 @@ def last_change(
             break
         commit = parent
         steps += 1
+        if stop_at is not None and commit.id == stop_at:
+            raise Reached(commit)
         if within is not None and steps >= within:
             raise NotWithin(paths[0])
     return commit.id

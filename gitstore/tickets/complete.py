@@ -15,13 +15,15 @@ def unified_timeline(files: TicketFiles) -> list[dict[str, Any]]:
         One dict per message, ordered by ``(timestamp, message_id)``: the message's
         fields plus ``kind`` (``external``/``internal``).
     """
+    # each file's messages dumped by the file's own serializer (built with the file's
+    # validator): a message model dumped alone would build a serializer of its own
     items = [
-        {"kind": "external", **m.model_dump(mode="json"), "_t": m.timestamp}
-        for m in files.external.messages
+        {"kind": "external", **dumped, "_t": m.timestamp}
+        for m, dumped in zip(files.external.messages, files.external.model_dump(mode="json", include={"messages"})["messages"])
     ]
     items += [
-        {"kind": "internal", **m.model_dump(mode="json"), "_t": m.timestamp}
-        for m in files.internal.messages
+        {"kind": "internal", **dumped, "_t": m.timestamp}
+        for m, dumped in zip(files.internal.messages, files.internal.model_dump(mode="json", include={"messages"})["messages"])
     ]
     items.sort(key=lambda item: (item["_t"], item["message_id"]))
     for item in items:
@@ -31,8 +33,9 @@ def unified_timeline(files: TicketFiles) -> list[dict[str, Any]]:
 
 def decision_trail(files: TicketFiles) -> list[dict[str, Any]]:
     """Return the ticket's agent decisions ordered by ``(timestamp, decision_id)``."""
-    decisions = sorted(files.workflow.agent_decisions, key=lambda d: (d.timestamp, d.decision_id))
-    return [d.model_dump(mode="json") for d in decisions]
+    dumped = files.workflow.model_dump(mode="json", include={"agent_decisions"})["agent_decisions"]  # see unified_timeline
+    pairs = sorted(zip(files.workflow.agent_decisions, dumped), key=lambda pair: (pair[0].timestamp, pair[0].decision_id))
+    return [json_decision for _, json_decision in pairs]
 
 
 @dataclass(frozen=True)

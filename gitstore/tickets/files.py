@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from gitstore.tickets.layout import file_name
-from gitstore.tickets.models import (
-    Customer,
-    ExternalConversation,
-    ExternalParticipants,
-    FileReferences,
-    InternalConversation,
-    WorkflowState,
-)
+
+if TYPE_CHECKING:  # the models (pydantic) load with the first ticket read or made
+    from gitstore.tickets.models import ExternalConversation, InternalConversation, WorkflowState
 
 STAMP_FIELDS = {"E": "last_updated", "I": "last_updated", "T": "last_synchronized"}
 """Per file kind, the field holding the synchronized update's shared timestamp."""
@@ -91,6 +87,15 @@ def new_ticket(
     Raises:
         pydantic.ValidationError: an enumeration value outside docs/data-model.md#enumerations.
     """
+    from gitstore.tickets.models import (
+        Customer,
+        ExternalConversation,
+        ExternalParticipants,
+        FileReferences,
+        InternalConversation,
+        WorkflowState,
+    )
+
     # The enumerations arrive as plain str and pydantic's validation checks them (raising
     # the ValidationError documented above); its typed __init__ asks for the Literal types
     # instead, hence the four ignores below.

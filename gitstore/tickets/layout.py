@@ -20,15 +20,17 @@ import hashlib
 import json
 import re
 import unicodedata
-from typing import Any
-
-import orjson
-from pydantic import ValidationError as PydanticValidationError
-from pydantic_core import ErrorDetails
+from typing import TYPE_CHECKING, Any
 
 from gitstore.errors import InvalidTicketNumber, ValidationError
 from gitstore.tickets.jsontext import parse_json
-from gitstore.tickets.models import MODEL_BY_KIND
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
+
+# The models (pydantic) load on the first ``loads``/``validate_data``, not with the
+# paths: a command that only needs where files live (``ticket list`` reads its derived
+# rows, ``ticket path``, the history log) never pays for pydantic (~60 ms of start-up).
 
 ROOT = "Tickets"
 FOLDERS = {"E": "T_ext", "I": "T_int", "T": "tickets"}
@@ -140,6 +142,8 @@ def encode_json(data: Any) -> bytes:
     Raises:
         ValueError: NaN or infinity (not JSON).
     """
+    import orjson  # loaded by the first write (with uuid and platform: ~2 ms), not by reads
+
     try:
         out = orjson.dumps(data, option=orjson.OPT_INDENT_2)
     except (orjson.JSONEncodeError, TypeError):
@@ -191,6 +195,10 @@ def loads(kind: str, data: bytes, name: str = "") -> Any:
         ValidationError: invalid UTF-8, malformed JSON, or a schema violation; the
             message is one line naming the file and the first problem.
     """
+    from pydantic import ValidationError as PydanticValidationError
+
+    from gitstore.tickets.models import MODEL_BY_KIND
+
     label = name or kind
     try:  # fast path: pydantic-core parses and validates the bytes in one pass
         return MODEL_BY_KIND[kind].model_validate_json(data)
@@ -209,6 +217,10 @@ def validate_data(kind: str, raw: Any, label: str) -> Any:
     Raises:
         ValidationError: one line per schema problem, the first in the message.
     """
+    from pydantic import ValidationError as PydanticValidationError
+
+    from gitstore.tickets.models import MODEL_BY_KIND
+
     try:
         return MODEL_BY_KIND[kind].model_validate(raw)
     except PydanticValidationError as exc:

