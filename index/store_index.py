@@ -407,15 +407,17 @@ class SearchIndex:
                 changes.append(change)
         return changes
 
-    def apply_event(self, event) -> list[IndexChange]:
+    def apply_event(self, event, *, catch_up: bool = True) -> list[IndexChange] | None:
         """Index one committed update (a ``gitstore.CommitEvent``) right after it.
 
         When the index reflects the event's parent, only the ticket's new messages
         are appended and changed documents replaced; otherwise (the index is behind,
-        or an earlier write was interrupted) it catches up to HEAD.
+        or an earlier write was interrupted) it catches up to HEAD, unless
+        ``catch_up`` is False: then nothing is done and None returned (the caller
+        catches up later; a write must not wait for a long catch-up).
 
         Returns:
-            The changes applied.
+            The changes applied; None when the index is behind and ``catch_up`` is False.
 
         Raises:
             LockTimeout: another writer held the index lock.
@@ -425,7 +427,7 @@ class SearchIndex:
             state = self._state
             assert state is not None  # _reload_state loads or rebuilds it
             if state.pending is not None or state.commit != event.parent:
-                return self.catch_up()
+                return self.catch_up() if catch_up else None
             try:
                 parent = commit_or_none(self.store, event.parent)
                 commit = commit_or_none(self.store, event.commit)

@@ -3,8 +3,10 @@
 The store never imports ``index/`` (docs/architecture.md "The path of one update", step 7):
 whoever opens both subscribes the index. ``subscribe_index(store)`` registers an
 ``IndexSubscriber`` that indexes each committed update right after its commit (new
-messages appended, changed documents replaced). It opens the index only on the first
-commit, so commands that do not write never pay for it. Inside ``Store.batch()`` (bulk
+messages appended, changed documents replaced) when the index reflects the commit
+before it; an index that is missing or behind is built or caught up at ``flush()``/
+``close()`` or by the next search, never inside the write. It opens the index only on
+the first commit, so commands that do not write never pay for it. Inside ``Store.batch()`` (bulk
 imports) it defers: one catch-up at ``flush()``/``close()`` replaces thousands of small
 index commits. With ``after_write=True`` (the CLI) every event waits for ``flush()``:
 the write is acknowledged (its result printed) at the commit path's latency, and the
@@ -71,7 +73,24 @@ class IndexSubscriber:
         if self.after_write:
             self.queued.append(event)
             return
-        self._guard(lambda: self.changes.extend(self.index.apply_event(event)))
+        self._guard(lambda: self._index_now(event))
+
+    def _index_now(self, event) -> None:
+        """Index one event at once when that is cheap: the index exists and reflects
+        the event's parent. A missing index (a build) or one behind (a catch-up) waits
+        for ``flush``/``close`` or the next search: the write returns at the commit
+        path's latency whatever state the index is in."""
+        if self._index is None:
+            from gitstore_index.paths import index_exists
+
+            if not index_exists(self.store):
+                self.deferred += 1
+                return
+        changes = self.index.apply_event(event, catch_up=False)
+        if changes is None:
+            self.deferred += 1
+            return
+        self.changes.extend(changes)
 
     def flush(self) -> None:
         """Index what was deferred or queued: one queued event incrementally, several

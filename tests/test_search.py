@@ -400,6 +400,33 @@ def test_read_commands_do_not_open_the_index(sstore):
     assert proc.stderr.strip().splitlines()[-1] == "whoosh loaded: False"
 
 
+def test_a_write_never_waits_for_an_index_that_is_behind_or_missing(sstore):
+    """A subscribed index far behind HEAD (or missing) is not caught up inside the write:
+    the update returns after its commit; ``close()`` (or the next search) catches up."""
+    from gitstore_index.store_index import SearchIndex, index_status
+    from gitstore_index.subscriber import subscribe_index
+
+    SearchIndex.open(sstore).close()
+    indexed = index_status(sstore).commit
+    for n in range(5):  # commits the index has not seen
+        sstore.add_message(REFUND_TICKET, "E", sender="customer", sender_id="ana", content=f"behind {n}", actor="ana")
+    subscriber = subscribe_index(sstore)
+    sstore.add_message(REFUND_TICKET, "E", sender="customer", sender_id="ana", content="wombat refund", actor="ana")
+    assert index_status(sstore).commit == indexed  # the write did not catch the index up
+    assert subscriber.deferred == 1 and subscriber.changes == []
+    subscriber.close()
+    assert index_status(sstore).up_to_date
+    assert [h.t_no for h in search(sstore, "wombat").hits] == [REFUND_TICKET]
+    # no index at all: the write does not build one; close() does
+    shutil.rmtree(sstore.git_dir / "gitstore" / "index")
+    subscriber = subscribe_index(sstore)
+    sstore.add_message(REFUND_TICKET, "E", sender="customer", sender_id="ana", content="numbat refund", actor="ana")
+    assert not (sstore.git_dir / "gitstore" / "index").exists()
+    subscriber.close()
+    assert index_status(sstore).up_to_date
+    assert [h.t_no for h in search(sstore, "numbat").hits] == [REFUND_TICKET]
+
+
 def test_in_process_subscriber_appends_and_defers_in_batch(sstore):
     from gitstore_index.store_index import SearchIndex
     from gitstore_index.subscriber import subscribe_index
