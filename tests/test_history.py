@@ -108,6 +108,30 @@ def test_history_log_rebuilds_on_schema_change_and_damage(store):
     assert ticket_history(store, "1") == first
 
 
+def test_building_a_long_history_log_on_a_read_says_so(store, caplog, monkeypatch):
+    """A read that has to build (or catch up) the history log over many commits tells
+    it on the ``gitstore.history`` logger; a short catch-up stays quiet."""
+    import logging
+
+    import gitstore.history.log as history
+    from gitstore.history.log import for_store, ticket_history
+
+    monkeypatch.setattr(history, "NOTICE_FROM_COMMITS", 30)
+    with store.bulk(checkpoint_every=100):
+        for n in range(40):
+            store.create_ticket(str(n), client_name="A", company_name="B", actor="a")
+    with caplog.at_level(logging.WARNING, logger="gitstore.history"):
+        assert len(ticket_history(store, "7")) == 1
+    notices = [r.getMessage() for r in caplog.records if r.name == "gitstore.history"]
+    assert len(notices) == 1 and "building the history log" in notices[0] and "41 commits" in notices[0], notices
+    caplog.clear()
+    store.set_state("7", {"priority": "HIGH"}, actor="a")
+    with caplog.at_level(logging.WARNING, logger="gitstore.history"):
+        assert len(ticket_history(store, "7")) == 2
+    assert not [r for r in caplog.records if r.name == "gitstore.history"]
+    for_store(store).close()
+
+
 def test_ticket_version_from_the_log_equals_the_first_parent_walk(store):
     import gitstore.history.log as history
 

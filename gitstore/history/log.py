@@ -38,6 +38,7 @@ was" at this site), as ``revisions.commit_at`` does.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -64,6 +65,11 @@ SCHEMA_VERSION = 1
 
 DB_NAME = "history.sqlite"
 _BATCH = 2000
+log = logging.getLogger("gitstore.history")
+NOTICE_FROM_COMMITS = 1000
+"""A catch-up of the log over this many commits or more says so on the
+``gitstore.history`` logger (a warning: on stderr unless the application configured
+logging), so a read that builds it is never silently slow."""
 _GIT_DIFF_FROM = 200
 """From this many new commits on, catching up diffs them with ``git diff-tree``."""
 
@@ -252,6 +258,9 @@ class HistoryIndex:
         commit_rows: list[tuple] = []
         change_rows: list[tuple] = []
         oids = [commit.id for commit in walker]
+        if len(oids) >= NOTICE_FROM_COMMITS:
+            log.warning("gitstore: %s the history log of %s (%d commits; once: later reads add only new commits)",
+                        "building" if hide is None else "catching up", Path(self.repo.path).parent, len(oids))
         for start in range(0, len(oids), _BATCH):
             chunk = [_commit(self.repo, oid) for oid in oids[start : start + _BATCH]]
             bulk = _git_ticket_changes(self.repo, chunk) if len(oids) >= _GIT_DIFF_FROM else None
