@@ -58,6 +58,11 @@ def run(ctx: CliContext, kind: str, source: str, as_json: bool, **options) -> No
             _report(partial, as_json)
         raise
     _report(summary, as_json)
+    if summary.commits:  # acknowledged above; the derived files catch up before the process ends
+        from gitstore.maintenance import catch_up_derived
+
+        store = ctx.store()
+        click.get_current_context().call_on_close(lambda: catch_up_derived(store))
     if summary.skipped:
         click.get_current_context().exit(EXIT_SKIPPED)
 

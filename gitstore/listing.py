@@ -248,6 +248,11 @@ def _meta(db: sqlite3.Connection, key: str) -> str | None:
     return found[0] if found else None
 
 
+FILL_BATCH = 2000
+"""Rows written per ``executemany`` while filling: memory stays bounded by a batch,
+not by the number of tickets."""
+
+
 def _fill(db: sqlite3.Connection, store, commit: pygit2.Commit, t_nos) -> None:
     repo = store.repo
     insert = f"INSERT OR REPLACE INTO rows VALUES ({', '.join('?' * (len(_COLUMNS) + 5))})"
@@ -258,6 +263,9 @@ def _fill(db: sqlite3.Connection, store, commit: pygit2.Commit, t_nos) -> None:
             db.execute("DELETE FROM rows WHERE ticket = ?", (t_no,))
         else:
             batch.append(_values(*rows))
+            if len(batch) >= FILL_BATCH:
+                db.executemany(insert, batch)
+                batch.clear()
     db.executemany(insert, batch)
 
 
@@ -305,6 +313,21 @@ def _open(store, commit: pygit2.Commit, at_head: bool) -> sqlite3.Connection:
     db = _connect(":memory:")
     _fill(db, store, commit, store.list_tickets(at=str(commit.id)))
     return db
+
+
+def refresh_rows(store) -> None:
+    """Bring the store's ticket-list rows (``.git/gitstore/listing.sqlite``) up to HEAD,
+    building them when missing (after a bulk import, so the first ``ticket list`` is
+    quick). A damaged file is rebuilt; a read-only store is left as it is.
+
+    Raises:
+        Nothing for a file that cannot be written (the next list works in memory).
+    """
+    try:
+        db = _open(store, store.head(), True)
+    except OSError:
+        return
+    db.close()
 
 
 def list_ticket_rows(

@@ -115,3 +115,21 @@ def test_full_dev_set(tmp_path):
     assert len(store.list_tickets()) == 525
     senders = Counter(m.sender for t in store.list_tickets()[:50] for m in store.read(t).external.messages)
     assert senders["customer"] > 0 and senders["cs_agent"] >= 50
+
+
+@requires_git
+def test_import_leaves_the_derived_files_at_head(gs):
+    """After an import has printed its summary, the per-ticket log and the ticket-list
+    rows are brought up to the new HEAD in the same command: the first read after it
+    builds nothing."""
+    import sqlite3
+
+    summary = import_file(gs, SAMPLE)
+    head = git(gs.path, "rev-parse", "HEAD").strip()
+    state = gs.path / ".git" / "gitstore"
+    with sqlite3.connect(state / "history.sqlite") as db:
+        assert db.execute("SELECT value FROM meta WHERE key='head'").fetchone() == (head,)
+        assert db.execute("SELECT COUNT(*) FROM commits").fetchone()[0] == summary["commits"] + 1  # + the store's first
+    with sqlite3.connect(state / "listing.sqlite") as db:
+        assert db.execute("SELECT value FROM meta WHERE key='commit'").fetchone() == (head,)
+        assert db.execute("SELECT COUNT(*) FROM rows").fetchone()[0] == len(summary["tickets_created"])
