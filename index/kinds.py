@@ -14,13 +14,18 @@ a set of a kind's documents is built only when the matches outnumber them.
 from __future__ import annotations
 
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
+from collections import Counter
 from collections.abc import Collection, Iterable, Iterator
 
 from gitstore_index.fastpath import live_postings
 
 KINDS = ("external", "internal", "workflow")
 """The ``kind`` values of the index's documents (``schema.KIND_NAMES``)."""
+COLUMN_LOOKUPS = 5000
+"""Below this many matches, ``KindPostings.counts`` looks each match's kind up in the
+``kind`` column instead of reading every document's kind from the postings (at a
+million messages the postings cost ~0.4 s per new process, 5,000 lookups ~10 ms)."""
 SET_FROM = 16
 """A kind's documents are turned into a set (once) when a question asks about more
 than ``len(kind's documents) / SET_FROM`` documents: a binary search per document is
@@ -38,15 +43,33 @@ class KindPostings:
     """
 
     def __init__(self, searcher):
-        self.docs: dict[str, array] = {}
-        leaves = list(searcher.reader().leaf_readers())
-        for kind in KINDS:
-            found = array("q")
-            for reader, offset in leaves:  # leaves come in document-number order
-                ids = live_postings(reader, "kind", kind)
-                found.extend([d + offset for d in ids] if offset else ids)
-            self.docs[kind] = found
+        self._leaves = list(searcher.reader().leaf_readers())  # in document-number order
+        self._docs: dict[str, array] | None = None
+        self._columns: list | None = None
         self._sets: dict[str, frozenset[int]] = {}
+
+    @property
+    def docs(self) -> dict[str, array]:
+        """kind → sorted global document numbers of its live documents (read on first use)."""
+        if self._docs is None:
+            docs = {}
+            for kind in KINDS:
+                found = array("q")
+                for reader, offset in self._leaves:
+                    ids = live_postings(reader, "kind", kind)
+                    found.extend([d + offset for d in ids] if offset else ids)
+                docs[kind] = found
+            self._docs = docs
+        return self._docs
+
+    def kind_of(self, docnum: int) -> str:
+        """The kind of one live document (global number), from the ``kind`` column."""
+        if self._columns is None:
+            self._columns = [(offset, reader.column_reader("kind")) for reader, offset in self._leaves]
+        offsets = [offset for offset, _column in self._columns]
+        offset, column = self._columns[bisect_right(offsets, docnum) - 1]
+        value = column[docnum - offset]
+        return value.decode("utf-8") if isinstance(value, bytes) else value
 
     def holds(self, kind: str, docnum: int) -> bool:
         """True if document ``docnum`` (global) is a live document of ``kind``."""
@@ -69,10 +92,18 @@ class KindPostings:
         return len(self._as_set(kind).intersection(docs))
 
     def counts(self, docs: Collection[int], hidden: Iterable[str] = ()) -> dict[str, int]:
-        """Matches per kind among ``docs``, kinds in ``hidden`` and kinds with none left out."""
+        """Matches per kind among ``docs``, kinds in ``hidden`` and kinds with none left out.
+
+        Up to ``COLUMN_LOOKUPS`` documents, while the kinds' postings are not read yet,
+        each document's kind is looked up in the ``kind`` column (~2 µs each): a search
+        with few matches never reads the postings of every document (~0.35 µs each).
+        """
         left_out = set(hidden)
-        found = {kind: self.count(docs, kind) for kind in KINDS if kind not in left_out}
-        return {kind: n for kind, n in sorted(found.items()) if n}
+        if self._docs is None and len(docs) <= COLUMN_LOOKUPS:
+            found = Counter(self.kind_of(d) for d in docs)
+        else:
+            found = Counter({kind: self.count(docs, kind) for kind in KINDS})
+        return {kind: n for kind, n in sorted(found.items()) if n and kind not in left_out}
 
     def mask(self, hidden: frozenset[str]) -> HiddenDocs:
         """The documents of the ``hidden`` kinds (a viewer's mask)."""

@@ -207,4 +207,15 @@ def test_kind_postings_match_whoosh_sets_with_segments_and_deletions(built, tmp_
         assert mask.leave_out(docs) == docs - truth["internal"]
         assert len(mask) == len(truth["internal"]) and list(mask) == sorted(truth["internal"])
         assert all((d in mask) == (d in truth["internal"]) for d in docs)
+    # few matches: counted from the kind column, the postings of every document unread
+    import gitstore_index.kinds as kinds_module
+
+    fresh = kinds_module.KindPostings(searcher)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(kinds_module, "live_postings", lambda *a: pytest.fail("postings read for a few matches"))
+        for size in (0, 1, 7, 40):
+            docs = set(rng.sample(every, size))
+            expected = {k: len(docs & truth[k]) for k in KINDS if docs & truth[k]}
+            assert fresh.counts(docs) == dict(sorted(expected.items()))
+            assert fresh.counts(docs, {"internal"}) == {k: n for k, n in sorted(expected.items()) if k != "internal"}
     store.close()
