@@ -130,3 +130,25 @@ def test_repair_clears_stale_locks_of_a_dead_writer(gs):
     result = gs("repair")
     assert result.exit_code == 0, result.output
     assert "cleared stale lock" in result.output and not (git_dir / "index.lock").exists()
+
+
+@requires_git
+def test_verify_no_objects_skips_git_fsck_only(gs):
+    """``verify`` runs git fsck (a corrupt object is a problem); ``--no-objects`` skips
+    only that check: ticket rules are still checked."""
+    setup_ticket(gs)
+    corrupt = gs.path / ".git" / "objects" / "00" / ("0" * 38)
+    corrupt.parent.mkdir(exist_ok=True)
+    corrupt.write_bytes(b"garbage")
+    full = gs("verify")
+    assert full.exit_code == 1 and "git fsck:" in full.output and "object corrupt or missing" in full.output
+    quick = gs("verify", "--no-objects")
+    assert quick.exit_code == 0, quick.output
+    corrupt.unlink()
+    t2 = gs.path / layout.ticket_path("T", "1001")
+    data = json.loads(t2.read_text())
+    data["priority"] = "URGENT"
+    t2.write_text(json.dumps(data, indent=2) + "\n")
+    git(gs.path, "commit", "-qam", "a bad priority, by hand")
+    quick = gs("verify", "--no-objects", "--json")
+    assert quick.exit_code == 1 and any("priority" in p["message"] for p in json.loads(quick.output))
