@@ -1,8 +1,9 @@
 """Benchmark: every command as a new process, as a person or a script runs it.
 
 Builds (fixed seed) the search benchmark's store — N tickets, M messages, E and I —
-through the write path (``bench/search.py``'s ``build_store``), builds its search index,
-then runs each command ``--repeat`` times as a fresh process and reports the median wall
+through the write path (``bench/search.py``'s ``build_store``), builds its search index
+and brings the history log and ticket-list rows up to date (as ``gitstore import`` does
+after printing its summary), then runs each command ``--repeat`` times as a fresh process and reports the median wall
 time and the peak RSS (``os.wait4``'s ``ru_maxrss`` of that one process), next to the
 floor measured in the same run: ``git show HEAD:<file>`` and ``git log -1`` on the same
 repository (a process that reads one object). Needs GNU time (``/usr/bin/time``).
@@ -71,6 +72,7 @@ def main() -> None:
     from search import build_store  # the search benchmark's corpus and store
 
     from gitstore import Store
+    from gitstore.maintenance import catch_up_derived
     from gitstore.tickets import layout
     from gitstore_index.store_index import rebuild_index
 
@@ -79,6 +81,7 @@ def main() -> None:
         path = root / "store"
         store, _corpus = build_store(path, args.tickets, args.messages, args.seed)
         rebuild_index(store)
+        catch_up_derived(store)  # as `gitstore import` does after its summary: history log, list rows
         store.close()
         t_no = f"B{args.tickets // 2:06d}"
         with Store.open(path, fsync=False) as s:
