@@ -68,16 +68,21 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] if q < 100 else max(values)
 
 
-def objects_bytes(git_dir: Path) -> int:
-    """Total size in bytes of everything under ``objects/``."""
+def folder_bytes(path: Path) -> int:
+    """Bytes of every file under ``path`` (apparent sizes; files vanishing meanwhile skipped)."""
     total = 0
-    for folder, _dirs, files in os.walk(Path(git_dir) / "objects"):
+    for folder, _dirs, files in os.walk(path):
         for name in files:
             try:
                 total += os.path.getsize(os.path.join(folder, name))
             except FileNotFoundError:
                 pass
     return total
+
+
+def objects_bytes(git_dir: Path) -> int:
+    """Total size in bytes of everything under ``objects/``."""
+    return folder_bytes(Path(git_dir) / "objects")
 
 
 def emit(record: dict) -> None:

@@ -59,7 +59,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from common import emit, objects_bytes, percentile
+from common import emit, folder_bytes, objects_bytes, percentile
 from scale_corpus import Generator, created_at, generate, read_progress, t_no
 from search import fts5_build, make_queries
 
@@ -143,18 +143,6 @@ def processes(argv: list[str], cwd: Path, repeat: int) -> dict[str, float]:
 def spread(times_ms: list[float]) -> dict[str, float]:
     """p50/p95 (ms) of a list of times in milliseconds."""
     return {"p50_ms": round(percentile(times_ms, 50), 2), "p95_ms": round(percentile(times_ms, 95), 2)}
-
-
-def folder_bytes(path: Path) -> int:
-    """Bytes of every file under ``path`` (apparent sizes)."""
-    total = 0
-    for folder, _dirs, files in os.walk(path):
-        for name in files:
-            try:
-                total += os.path.getsize(os.path.join(folder, name))
-            except FileNotFoundError:
-                pass
-    return total
 
 
 def figure(measure: str, big: Subject, base: Subject, got: dict[str, Any], base_got: dict[str, Any],
