@@ -294,40 +294,45 @@ def _catch_up(db: sqlite3.Connection, store, head: pygit2.Commit) -> None:
         raise
 
 
+def _head_db(store, head: pygit2.Commit) -> sqlite3.Connection | None:
+    """The store's listing file caught up to ``head`` (a damaged file is rebuilt), or
+    None when it cannot be used (a read-only store)."""
+    path = Path(store.state_dir) / FILE_NAME
+    try:
+        db = _connect(path)
+        _catch_up(db, store, head)
+        return db
+    except sqlite3.DatabaseError:  # damaged, or a read-only store: rebuild it, else give up
+        try:
+            path.unlink(missing_ok=True)
+            db = _connect(path)
+            _catch_up(db, store, head)
+            return db
+        except (sqlite3.DatabaseError, OSError):
+            return None
+
+
 def _open(store, commit: pygit2.Commit, at_head: bool) -> sqlite3.Connection:
     """The rows at ``commit``: the store's listing file at HEAD, else an in-memory one."""
-    if at_head:
-        path = Path(store.state_dir) / FILE_NAME
-        try:
-            db = _connect(path)
-            _catch_up(db, store, commit)
-            return db
-        except sqlite3.DatabaseError:  # damaged, or a read-only store: rebuild it or work in memory
-            try:
-                path.unlink(missing_ok=True)
-                db = _connect(path)
-                _catch_up(db, store, commit)
-                return db
-            except (sqlite3.DatabaseError, OSError):
-                pass
-    db = _connect(":memory:")
-    _fill(db, store, commit, store.list_tickets(at=str(commit.id)))
+    db = _head_db(store, commit) if at_head else None
+    if db is None:
+        db = _connect(":memory:")
+        _fill(db, store, commit, store.list_tickets(at=str(commit.id)))
     return db
 
 
 def refresh_rows(store) -> None:
     """Bring the store's ticket-list rows (``.git/gitstore/listing.sqlite``) up to HEAD,
     building them when missing (after a bulk import, so the first ``ticket list`` is
-    quick). A damaged file is rebuilt; a read-only store is left as it is.
-
-    Raises:
-        Nothing for a file that cannot be written (the next list works in memory).
+    quick). A damaged file is rebuilt; a store whose file cannot be written is left as
+    it is (its lists are then built in memory, when asked for).
     """
     try:
-        db = _open(store, store.head(), True)
+        db = _head_db(store, store.head())
     except OSError:
         return
-    db.close()
+    if db is not None:
+        db.close()
 
 
 def list_ticket_rows(

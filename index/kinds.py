@@ -16,12 +16,13 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 
 from gitstore_index.fastpath import live_postings
+from gitstore_index.schema import KIND_NAMES
 
-KINDS = ("external", "internal", "workflow")
-"""The ``kind`` values of the index's documents (``schema.KIND_NAMES``)."""
+KINDS = tuple(KIND_NAMES.values())
+"""The ``kind`` values of the index's documents: ``external``, ``internal``, ``workflow``."""
 COLUMN_LOOKUPS = 5000
 """Below this many matches, ``KindPostings.counts`` looks each match's kind up in the
 ``kind`` column instead of reading every document's kind from the postings (at a
@@ -30,6 +31,21 @@ SET_FROM = 16
 """A kind's documents are turned into a set (once) when a question asks about more
 than ``len(kind's documents) / SET_FROM`` documents: a binary search per document is
 then dearer than hashing them all."""
+
+
+def count_among(sorted_docs, docs: Collection[int], as_set: Callable[[], frozenset[int]]) -> int:
+    """How many of ``docs`` (no repeats) are in ``sorted_docs`` (ascending): a binary
+    search per document when they are few (``SET_FROM``), else one set intersection
+    (``as_set()`` gives ``sorted_docs`` as a set, built once by the caller and kept)."""
+    if not docs or not sorted_docs:
+        return 0
+    if len(docs) * SET_FROM < len(sorted_docs):
+        found = 0
+        for d in docs:
+            at = bisect_left(sorted_docs, d)
+            found += at < len(sorted_docs) and sorted_docs[at] == d
+        return found
+    return len(as_set().intersection(docs))
 
 
 class KindPostings:
@@ -44,6 +60,7 @@ class KindPostings:
 
     def __init__(self, searcher):
         self._leaves = list(searcher.reader().leaf_readers())  # in document-number order
+        self._offsets = [offset for _reader, offset in self._leaves]
         self._docs: dict[str, array] | None = None
         self._columns: list | None = None
         self._sets: dict[str, frozenset[int]] = {}
@@ -65,10 +82,9 @@ class KindPostings:
     def kind_of(self, docnum: int) -> str:
         """The kind of one live document (global number), from the ``kind`` column."""
         if self._columns is None:
-            self._columns = [(offset, reader.column_reader("kind")) for reader, offset in self._leaves]
-        offsets = [offset for offset, _column in self._columns]
-        offset, column = self._columns[bisect_right(offsets, docnum) - 1]
-        value = column[docnum - offset]
+            self._columns = [reader.column_reader("kind") for reader, _offset in self._leaves]
+        leaf = bisect_right(self._offsets, docnum) - 1
+        value = self._columns[leaf][docnum - self._offsets[leaf]]
         return value.decode("utf-8") if isinstance(value, bytes) else value
 
     def holds(self, kind: str, docnum: int) -> bool:
@@ -85,11 +101,7 @@ class KindPostings:
 
     def count(self, docs: Collection[int], kind: str) -> int:
         """How many of ``docs`` (global numbers, no repeats) are of ``kind``."""
-        if not docs:
-            return 0
-        if len(docs) * SET_FROM < len(self.docs[kind]):
-            return sum(1 for d in docs if self.holds(kind, d))
-        return len(self._as_set(kind).intersection(docs))
+        return count_among(self.docs[kind], docs, lambda: self._as_set(kind))
 
     def counts(self, docs: Collection[int], hidden: Iterable[str] = ()) -> dict[str, int]:
         """Matches per kind among ``docs``, kinds in ``hidden`` and kinds with none left out.

@@ -384,10 +384,11 @@ def _execute_whoosh(index, searcher, plan: SearchPlan, filter_docs, mask, weight
     """Any query through Whoosh's searcher (its collector, highlighter and matchers),
     scored with ``weighting`` (a viewer's ``viewstats.VisibleBM25F``) when given."""
     parsed, limit = plan.parsed, plan.limit
+    masked = mask.as_set() if mask else None  # Whoosh's collector takes a set
     if weighting is None:
-        results = searcher.search(parsed, limit=limit, filter=filter_docs, mask=mask.as_set() if mask else None)
+        results = searcher.search(parsed, limit=limit, filter=filter_docs, mask=masked)
     else:  # what Searcher.search does, with the viewer's weighting in the search context
-        collector = searcher.collector(limit=limit, filter=filter_docs, mask=mask.as_set() if mask else None)
+        collector = searcher.collector(limit=limit, filter=filter_docs, mask=masked)
         searcher.search_with_collector(parsed, collector, context=searcher.context(weighting=weighting))
         results = collector.results()
     results.fragmenter.maxchars = SNIPPET_CHARS

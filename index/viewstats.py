@@ -29,13 +29,14 @@ frequencies are computed on first use of a term and kept with it.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Collection
 from math import log
 
 from gitstore_index.compat import whoosh  # imports whoosh.scoring quietly
 from gitstore_index.fastpath import field_length_reader, length_codes, length_table, live_postings
+from gitstore_index.kinds import count_among
 
 MAX_CACHED_TERMS = 100_000
 """Document frequencies kept per ``VisibleStats`` before the cache is cleared."""
@@ -79,22 +80,15 @@ class VisibleStats:
         self._lengths: dict[str, int] = {}
         self._frequencies: dict[tuple[str, str], int] = {}
 
+    def _hidden_set(self, leaf: int) -> frozenset[int]:
+        found = self._hidden_sets.get(leaf)
+        if found is None:
+            found = self._hidden_sets[leaf] = frozenset(self._hidden[leaf])
+        return found
+
     def _hidden_among(self, leaf: int, ids: list[int]) -> int:
-        """How many of a segment's sorted local ``ids`` are hidden: a binary search per
-        id when they are few, else one set of the segment's hidden documents (kept)."""
-        hidden = self._hidden[leaf]
-        if not hidden or not ids:
-            return 0
-        if len(ids) * 16 < len(hidden):
-            found = 0
-            for d in ids:
-                at = bisect_left(hidden, d)
-                found += at < len(hidden) and hidden[at] == d
-            return found
-        as_set = self._hidden_sets.get(leaf)
-        if as_set is None:
-            as_set = self._hidden_sets[leaf] = frozenset(hidden)
-        return len(as_set.intersection(ids))
+        """How many of a segment's local ``ids`` are hidden (``kinds.count_among``)."""
+        return count_among(self._hidden[leaf], ids, lambda: self._hidden_set(leaf))
 
     def doc_frequency(self, fieldname: str, text: str | bytes) -> int:
         """Live documents the viewer may see that hold ``text`` in ``fieldname``."""
@@ -129,7 +123,7 @@ class VisibleStats:
                 codes = length_codes(reader, fieldname)
                 if codes is None:
                     length = field_length_reader(reader, fieldname)
-                    hidden_set = frozenset(hidden)
+                    hidden_set = self._hidden_set(leaf)
                     total += sum(length(d) for d in reader.all_doc_ids() if d not in hidden_set)
                     continue
                 table = length_table()
